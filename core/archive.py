@@ -1,0 +1,1004 @@
+"""Archive writers: stream entries the packer already chose and ordered into one output.
+
+Writers never look at the filesystem for what they pack: each member is described by an
+ArchiveEntry, so the output depends only on the entries given and is byte-identical
+from run to run. Output goes to a temporary name beside the target and only appears
+under the real name at commit(), so an interrupted pack never leaves a truncated
+archive behind.
+"""
+
+from __future__ import annotations
+
+import bz2
+import calendar
+import contextlib
+import functools
+import lzma
+import os
+import secrets
+import shutil
+import stat
+import struct
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, BinaryIO, Protocol, TypeVar
+
+import zstandard
+from zlib_ng import zlib_ng
+
+from .errors import CondaPackageError, UsageError
+
+FORMATS: tuple[str, ...] = ("tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir")
+
+EXTENSIONS: dict[str, str] = {
+    ".tar.gz": "tar.gz",
+    ".tgz": "tar.gz",
+    ".tar.zst": "tar.zst",
+    ".tzst": "tar.zst",
+    ".tar.bz2": "tar.bz2",
+    ".tbz2": "tar.bz2",
+    ".tar.xz": "tar.xz",
+    ".txz": "tar.xz",
+    ".tar": "tar",
+    ".zip": "zip",
+}
+
+KINDS: tuple[str, ...] = ("file", "dir", "symlink", "hardlink")
+
+_T = TypeVar("_T")
+Buffer = bytes | bytearray | memoryview
+
+# (lowest, highest, default). tar.gz 3: zlib-ng level 3 is the fastest level whose output
+# stays within 5% of stdlib zlib level 4 (conda-pack); see benchmarks/bench_gzip.py.
+_LEVELS: dict[str, tuple[int, int, int]] = {
+    "tar.gz": (1, 9, 3),
+    "tar.zst": (1, 22, 1),
+    "tar.bz2": (1, 9, 9),
+    "tar.xz": (0, 9, 3),
+    "zip": (0, 9, 4),
+}
+
+CHUNK = 1 << 20  # read size for streamed content, and the write buffer size
+_DIRECT = 1 << 16  # content pieces this large skip the header buffer (saves a copy)
+
+
+def format_from_path(path: str | os.PathLike[str]) -> str | None:
+    """The format a file name asks for, so users rarely need --format."""
+    lower = os.fspath(path).lower()
+    for ext, fmt in EXTENSIONS.items():
+        if lower.endswith(ext):
+            return fmt
+    return None
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown archive format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def default_level(fmt: str) -> int | None:
+    """The level used when the user gives none; None for formats that do not compress."""
+    _check_format(fmt)
+    return _LEVELS[fmt][2] if fmt in _LEVELS else None
+
+
+def validate_level(fmt: str, level: int | None) -> int | None:
+    """The level to use, checked here so a bad value fails before any work starts."""
+    _check_format(fmt)
+    if fmt not in _LEVELS:
+        if level is not None:
+            raise UsageError(f"the {fmt} format is not compressed; it takes no compression level")
+        return None
+    low, high, default = _LEVELS[fmt]
+    if level is None:
+        return default
+    if not low <= level <= high:
+        raise UsageError(f"compression level {level} is out of range for {fmt} ({low}-{high})")
+    return level
+
+
+def _check_name(name: str, what: str) -> None:
+    parts = name.split("/")
+    if not name or name[0] == "/" or "\0" in name or "" in parts or "." in parts or ".." in parts:
+        raise ValueError(f"{what} {name!r} is not a plain relative path")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """One member, described fully so that writers never consult the filesystem.
+
+    size is the content length of a "file". target is the link text of a "symlink", or
+    for a "hardlink" the archive name of an earlier "file" (or "hardlink") entry.
+    """
+
+    name: str
+    kind: str
+    mode: int
+    mtime: int = 0
+    size: int = 0
+    target: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "archive name")
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.name!r}: unknown kind {self.kind!r}")
+        if self.size < 0:
+            raise ValueError(f"{self.name!r}: negative size {self.size}")
+        if self.kind == "symlink" and not self.target:
+            raise ValueError(f"{self.name!r}: symlink without a target")
+        if self.kind == "hardlink":
+            _check_name(self.target, f"{self.name!r}: hard link target")
+        object.__setattr__(self, "mode", self.mode & 0o7777)
+
+
+Content = Buffer | BinaryIO | None
+
+
+def _pieces(name: str, content: Content, size: int) -> Iterator[Buffer]:
+    """The content in pieces of at most CHUNK bytes; exactly `size` bytes or an error."""
+    if content is None:
+        content = b""
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        if memoryview(content).nbytes != size:
+            raise ValueError(f"{name!r}: {memoryview(content).nbytes} bytes given for size {size}")
+        yield content
+        return
+    left = size
+    while left:
+        piece = content.read(min(left, CHUNK))
+        if not piece:
+            raise CondaPackageError(f"{name} shrank while it was being packed")
+        left -= len(piece)
+        yield piece
+    if content.read(1):
+        raise CondaPackageError(f"{name} grew while it was being packed")
+
+
+class ArchiveWriter:
+    """One output being written; nothing appears at `path` before commit().
+
+    Entries are written in the order given. For "hardlink" entries the caller always
+    passes the content of the file linked to: zip stores a copy, the other formats
+    ignore it.
+    """
+
+    def __init__(self, path: str, temp: str) -> None:
+        self.path = path
+        self._temp = temp
+        self._names: set[str] = set()
+        self._sizes: dict[str, int] = {}  # files and hard links, for later hard links
+        self._state = "open"  # open | broken | committed | aborted
+
+    def add(self, entry: ArchiveEntry, content: Content = None) -> None:
+        """Append one member; a file's content is streamed, never held whole."""
+        if self._state != "open":
+            raise ValueError(f"cannot add to a {self._state} archive writer")
+        if entry.name in self._names:
+            raise ValueError(f"duplicate archive entry {entry.name!r}")
+        size = entry.size
+        if entry.kind == "hardlink":
+            if entry.target not in self._sizes:
+                raise ValueError(
+                    f"hard link {entry.name!r} points to {entry.target!r}, not an earlier file"
+                )
+            size = self._sizes[entry.target]
+        try:
+            self._add(entry, content, size)
+        except BaseException:
+            self._state = "broken"  # a member may be half written: never commit this
+            raise
+        self._names.add(entry.name)
+        if entry.kind in ("file", "hardlink"):
+            self._sizes[entry.name] = size
+
+    def commit(self) -> None:
+        """Finish the output durably, then give it its real name."""
+        if self._state != "open":
+            raise ValueError(f"cannot commit a {self._state} archive writer")
+        try:
+            self._finish()
+            _install(self._temp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._state = "committed"
+
+    def abort(self) -> None:
+        """Drop everything written so far; safe to call more than once."""
+        if self._state in ("committed", "aborted"):
+            return
+        self._state = "aborted"
+        self._discard()
+        _remove(self._temp)
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._state != "committed":
+            self.abort()
+
+    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _discard(self) -> None:
+        raise NotImplementedError
+
+
+# --- installing and removing outputs -----------------------------------------------------
+
+
+def _unlock(tree: str) -> None:
+    """Make every directory of a tree we wrote writable, so read-only ones can be removed."""
+    os.chmod(tree, 0o700)
+    with os.scandir(tree) as it:
+        for item in it:
+            if item.is_dir(follow_symlinks=False):
+                _unlock(item.path)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        _unlock(path)
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _install(temp: str, path: str) -> None:
+    """Move a finished output onto `path`; the caller has already allowed replacing it."""
+    old = None
+    if os.path.isdir(path) and not os.path.islink(path):
+        old = f"{path}.old-{secrets.token_hex(4)}"
+        os.rename(path, old)
+    elif os.path.isdir(temp) and os.path.lexists(path):
+        os.unlink(path)  # rename() cannot put a directory over a file
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        if old:
+            os.rename(old, path)
+        raise
+    if old:
+        _remove(old)
+    if os.name == "posix":  # make the rename itself durable
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --- parallel block compression ---------------------------------------------------------
+
+
+class _BlockCodec(Protocol):
+    block_size: int
+    history: int  # how many bytes before a block its compression may refer to
+
+    def head(self) -> bytes: ...
+
+    def compress(self, history: bytes, block: bytearray) -> tuple[bytes, int, int]: ...
+
+    def emit(self, result: tuple[bytes, int, int]) -> bytes: ...
+
+    def tail(self) -> bytes: ...
+
+
+class _Pipeline:
+    """Jobs run on a thread pool; their results are used in submission order.
+
+    At most two jobs per thread are in flight, which keeps every thread busy while
+    bounding memory. Steps queued with then() run in order between job results.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="compress")
+        self._limit = 2 * threads
+        self._jobs = 0
+        self._queue: deque[tuple[Future[Any] | None, Callable[..., None]]] = deque()
+
+    def submit(self, job: Callable[..., _T], *args: Any, then: Callable[[_T], None]) -> None:
+        while self._jobs >= self._limit:
+            self._step()
+        self._queue.append((self._pool.submit(job, *args), then))
+        self._jobs += 1
+
+    def then(self, step: Callable[[], None]) -> None:
+        if self._queue:
+            self._queue.append((None, step))
+        else:
+            step()
+
+    def _step(self) -> None:
+        future, step = self._queue.popleft()
+        if future is None:
+            step()
+        else:
+            self._jobs -= 1
+            step(future.result())
+
+    def drain(self) -> None:
+        while self._queue:
+            self._step()
+        self._pool.shutdown()
+
+    def abort(self) -> None:
+        self._queue.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _BlockStream:
+    """Compress fixed-size blocks on a thread pool and write them back in order.
+
+    Cutting the input at fixed offsets and compressing each block with a fresh
+    compressor keeps the output one valid stream, byte-identical whatever the number
+    of threads (zlib-ng's own threaded gzip writer reuses compressors, whose leftover
+    state makes its output depend on the thread count).
+    """
+
+    def __init__(self, raw: BinaryIO, codec: _BlockCodec, threads: int) -> None:
+        self._raw = raw
+        self._codec = codec
+        self._pipeline = _Pipeline(threads)
+        self._buf = bytearray()
+        self._history = b""
+        raw.write(codec.head())
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._buf += data
+        size = self._codec.block_size
+        while len(self._buf) >= size:
+            self._submit(self._buf[:size])
+            del self._buf[:size]
+        return len(data)
+
+    def _submit(self, block: bytearray) -> None:
+        history = self._history
+        self._history = bytes(block[max(0, len(block) - self._codec.history) :])
+        self._pipeline.submit(self._codec.compress, history, block, then=self._emit)
+
+    def _emit(self, result: tuple[bytes, int, int]) -> None:
+        self._raw.write(self._codec.emit(result))
+
+    def close(self) -> None:
+        if self._buf:
+            self._submit(self._buf)
+            self._buf = bytearray()
+        self._pipeline.drain()
+        self._raw.write(self._codec.tail())
+
+    def abort(self) -> None:
+        self._pipeline.abort()
+
+
+def _deflate(level: int, history: bytes, block: Buffer, final: bool) -> tuple[bytes, int, int]:
+    """Raw deflate of one block, primed with the 32 KiB before it (like pigz).
+
+    A fresh compressor per block makes the result independent of which thread ran it.
+    """
+    compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15, zdict=history)
+    data = compressor.compress(block)
+    data += compressor.flush(zlib_ng.Z_FINISH if final else zlib_ng.Z_SYNC_FLUSH)
+    return data, zlib_ng.crc32(block), len(block)
+
+
+def _store(history: bytes, block: Buffer, final: bool) -> tuple[bytes, int, int]:
+    """The zip level 0 counterpart of _deflate."""
+    return bytes(block), zlib_ng.crc32(block), len(block)
+
+
+def _le32(value: int) -> bytes:
+    return struct.pack("<I", value)
+
+
+def _vli(value: int) -> bytes:
+    """xz variable-length integer."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+class _GzipCodec:
+    """gzip as a sequence of raw deflate blocks, compressed apart."""
+
+    history = 1 << 15
+
+    def __init__(self, level: int) -> None:
+        self._level = level
+        self.block_size = CHUNK
+        self._crc = 0
+        self._size = 0
+
+    def head(self) -> bytes:
+        return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown
+
+    def compress(self, history: bytes, block: bytearray) -> tuple[bytes, int, int]:
+        return _deflate(self._level, history, block, False)
+
+    def emit(self, result: tuple[bytes, int, int]) -> bytes:
+        data, crc, size = result
+        self._crc = zlib_ng.crc32_combine(self._crc, crc, size)
+        self._size += size
+        return data
+
+    def tail(self) -> bytes:
+        # An empty final block ends the deflate stream, then CRC and size (mod 2**32).
+        return b"\x03\x00" + struct.pack("<II", self._crc, self._size & 0xFFFFFFFF)
+
+
+_XZ_FLAGS = b"\x00\x01"  # check type CRC32
+_XZ_DICT_LOG2 = (18, 20, 21, 22, 22, 23, 23, 24, 25, 26)  # LZMA2 dictionary size per preset
+
+
+class _XzCodec:
+    """One .xz stream of LZMA2 blocks compressed apart, laid out as `xz -T` does."""
+
+    history = 0
+
+    def __init__(self, preset: int) -> None:
+        log2 = _XZ_DICT_LOG2[preset]
+        self.block_size = max(3 << log2, CHUNK)  # xz's own default: three dictionaries
+        self._filters = [{"id": lzma.FILTER_LZMA2, "preset": preset}]
+        self._filter_flags = b"\x21\x01" + bytes([2 * (log2 - 12)])  # LZMA2, dict size
+        self._index = bytearray()
+        self._count = 0
+
+    def head(self) -> bytes:
+        return b"\xfd7zXZ\x00" + _XZ_FLAGS + _le32(zlib.crc32(_XZ_FLAGS))
+
+    def compress(self, history: bytes, block: bytearray) -> tuple[bytes, int, int]:
+        data = lzma.compress(block, format=lzma.FORMAT_RAW, filters=self._filters)
+        # Flags: one filter, both sizes present (lets xz decompress blocks in parallel).
+        body = b"\xc0" + _vli(len(data)) + _vli(len(block)) + self._filter_flags
+        body += bytes(-(len(body) + 1) % 4)
+        header = bytes([(len(body) + 1) // 4]) + body
+        header += _le32(zlib.crc32(header))
+        check = _le32(zlib.crc32(block))
+        out = b"".join((header, data, bytes(-len(data) % 4), check))
+        return out, len(header) + len(data) + len(check), len(block)
+
+    def emit(self, result: tuple[bytes, int, int]) -> bytes:
+        out, unpadded, size = result
+        self._index += _vli(unpadded) + _vli(size)
+        self._count += 1
+        return out
+
+    def tail(self) -> bytes:
+        index = b"\x00" + _vli(self._count) + self._index
+        index += bytes(-len(index) % 4)
+        index += _le32(zlib.crc32(index))
+        backward = _le32(len(index) // 4 - 1) + _XZ_FLAGS
+        return index + _le32(zlib.crc32(backward)) + backward + b"YZ"
+
+
+_BZ_END = 0x177245385090  # bzip2 end-of-stream marker
+_MASK48 = (1 << 48) - 1
+
+
+class _Bz2Codec:
+    """One bzip2 stream whose blocks are compressed apart and joined bit by bit.
+
+    Each piece is small enough to become exactly one bzip2 block (the first run-length
+    step can grow input by 5/4), so its stream is: 32-bit header, the block, 48-bit end
+    marker, 32-bit CRC, 0-7 padding bits. The stream CRC is folded from block CRCs.
+    """
+
+    history = 0
+
+    def __init__(self, level: int) -> None:
+        self._level = level
+        self.block_size = (100_000 * level - 20) * 4 // 5
+        self._crc = 0
+        self._bits = 0  # bits not yet written, fewer than 8
+        self._nbits = 0
+
+    def head(self) -> bytes:
+        return b"BZh%d" % self._level
+
+    def compress(self, history: bytes, block: bytearray) -> tuple[bytes, int, int]:
+        data = bz2.compress(block, self._level)
+        tail = int.from_bytes(data[-11:], "big")
+        pad = next(p for p in range(8) if (tail >> (p + 32)) & _MASK48 == _BZ_END)
+        nbits = len(data) * 8 - 32 - 80 - pad
+        bits = (int.from_bytes(data, "big") >> (pad + 80)) & ((1 << nbits) - 1)
+        crc = (tail >> pad) & 0xFFFFFFFF
+        return bits.to_bytes((nbits + 7) // 8, "big"), nbits, crc
+
+    def emit(self, result: tuple[bytes, int, int]) -> bytes:
+        data, nbits, crc = result
+        self._crc = ((self._crc << 1 | self._crc >> 31) & 0xFFFFFFFF) ^ crc
+        return self._push(int.from_bytes(data, "big"), nbits)
+
+    def _push(self, bits: int, nbits: int) -> bytes:
+        acc = self._bits << nbits | bits
+        total = self._nbits + nbits
+        self._nbits = total % 8
+        self._bits = acc & ((1 << self._nbits) - 1)
+        return (acc >> self._nbits).to_bytes(total // 8, "big")
+
+    def tail(self) -> bytes:
+        out = self._push(_BZ_END << 32 | self._crc, 80)
+        if self._nbits:
+            out += bytes([self._bits << (8 - self._nbits)])
+        return out
+
+
+# --- tar ---------------------------------------------------------------------------------
+
+_OCTAL_LIMIT = 8**11  # size and mtime fields hold 11 octal digits
+_TYPEFLAGS = {"file": b"0", "hardlink": b"1", "symlink": b"2", "dir": b"5"}
+_IDS = b"0000000\x00" * 2  # uid, gid
+# magic, version, uname, gname, devmajor, devminor, prefix, padding to 512
+_USTAR_TAIL = b"ustar\x0000" + bytes(64) + b"0000000\x00" * 2 + bytes(167)
+_ZEROS = bytes(512)
+_RECORD = 10240  # tar output is padded to whole records, as tar and tarfile do
+
+
+def _ustar(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes, link: bytes) -> bytes:
+    block = b"".join(
+        (
+            name.ljust(100, b"\x00"),
+            b"%07o\x00" % mode,
+            _IDS,
+            b"%011o\x00%011o\x00" % (size, mtime),
+            b"        ",
+            typeflag,
+            link.ljust(100, b"\x00"),
+            _USTAR_TAIL,
+        )
+    )
+    return block[:148] + b"%06o\x00 " % sum(block) + block[156:]
+
+
+def _pax_record(key: bytes, value: bytes) -> bytes:
+    body = b" %s=%s\n" % (key, value)
+    length = len(body) + 1
+    while len(body) + len(str(length)) != length:
+        length = len(body) + len(str(length))
+    return b"%d%s" % (length, body)
+
+
+def _tar_header(entry: ArchiveEntry, size: int) -> bytes:
+    """A ustar header, preceded by a pax header when a field does not fit ustar.
+
+    The same rule as tarfile's PAX format: plain entries cost one 512-byte block and
+    no per-entry work in tarfile's slower generic code.
+    """
+    name = entry.name + "/" if entry.kind == "dir" else entry.name
+    link = entry.target if entry.kind in ("symlink", "hardlink") else ""
+    mtime = entry.mtime
+    if (
+        name.isascii()
+        and len(name) <= 100
+        and link.isascii()
+        and len(link) <= 100
+        and size < _OCTAL_LIMIT
+        and 0 <= mtime < _OCTAL_LIMIT
+    ):
+        return _ustar(name.encode(), entry.mode, size, mtime, _TYPEFLAGS[entry.kind], link.encode())
+    records = []
+    binary = False
+    fields = []
+    for key, text in ((b"path", name), (b"linkpath", link)):
+        try:
+            raw = text.encode()
+        except UnicodeEncodeError:  # undecodable bytes kept as surrogates by os.fsdecode
+            raw = text.encode("utf-8", "surrogateescape")
+            binary = True
+        if not text.isascii() or len(raw) > 100:
+            records.append(_pax_record(key, raw))
+        fields.append(raw[:100])
+    if size >= _OCTAL_LIMIT:
+        records.append(_pax_record(b"size", b"%d" % size))
+        size = 0
+    if not 0 <= mtime < _OCTAL_LIMIT:
+        records.append(_pax_record(b"mtime", b"%d" % mtime))
+        mtime = 0
+    if binary:
+        records.insert(0, _pax_record(b"hdrcharset", b"BINARY"))
+    pax = b"".join(records)
+    return b"".join(
+        (
+            _ustar(b"././@PaxHeader", 0o644, len(pax), 0, b"x", b""),
+            pax,
+            _ZEROS[: -len(pax) % 512],
+            _ustar(fields[0], entry.mode, size, mtime, _TYPEFLAGS[entry.kind], fields[1]),
+        )
+    )
+
+
+class _Stream(Protocol):
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def _open_temp(path: str) -> tuple[str, BinaryIO]:
+    temp = f"{path}.partial-{secrets.token_hex(4)}"
+    # Created like any new file, so its final mode is 0o666 minus the umask.
+    return temp, open(temp, "xb", buffering=CHUNK)
+
+
+class _FileWriter(ArchiveWriter):
+    """An output that is one file: fsynced before it is renamed into place."""
+
+    def __init__(self, path: str, temp: str, raw: BinaryIO) -> None:
+        super().__init__(path, temp)
+        self._raw = raw
+
+    def _finish(self) -> None:
+        self._end()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):  # the stream may be what failed; it goes anyway
+            self._stop()
+        self._raw.close()
+
+    def _end(self) -> None:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
+        raise NotImplementedError
+
+
+class _TarWriter(_FileWriter):
+    """tar in pax format, written by hand: tarfile costs ~15 us per header."""
+
+    def __init__(self, path: str, temp: str, raw: BinaryIO, stream: _Stream) -> None:
+        super().__init__(path, temp, raw)
+        self._stream = stream
+        self._buf = bytearray()
+        self._offset = 0
+
+    def _put(self, data: bytes | bytearray | memoryview) -> None:
+        self._offset += len(data)
+        if len(data) >= _DIRECT:
+            if self._buf:
+                self._stream.write(self._buf)
+                self._buf = bytearray()
+            self._stream.write(data)
+            return
+        self._buf += data
+        if len(self._buf) >= CHUNK:
+            self._stream.write(self._buf)
+            self._buf = bytearray()
+
+    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+        if entry.kind != "file":
+            self._put(_tar_header(entry, 0))
+            return
+        self._put(_tar_header(entry, size))
+        for piece in _pieces(entry.name, content, size):
+            self._put(piece)
+        self._put(_ZEROS[: -size % 512])
+
+    def _end(self) -> None:
+        self._put(bytes(1024))
+        self._put(bytes(-self._offset % _RECORD))
+        self._stream.write(self._buf)
+        if self._stream is not self._raw:
+            self._stream.close()
+
+    def _stop(self) -> None:
+        if isinstance(self._stream, _BlockStream):
+            self._stream.abort()
+        elif self._stream is not self._raw:
+            self._stream.close()  # stops the compressor's threads
+
+
+# --- zip ---------------------------------------------------------------------------------
+
+_DOS_FIRST = calendar.timegm((1980, 1, 1, 0, 0, 0))
+_DOS_LAST = calendar.timegm((2107, 12, 31, 23, 59, 58))
+_ZIP64_LIMIT = 0xFFFFFFFF  # sizes and offsets from here on need zip64 fields
+_ZIP_COUNT_LIMIT = 0xFFFF  # as many entries need a zip64 end record
+_MADE_BY = 3 << 8 | 45  # Unix, so unzip restores modes and symlinks; zip spec 4.5
+
+
+@dataclass(slots=True)
+class _ZipMember:
+    """What the central directory needs; offset, crc and csize fill in as data is written."""
+
+    name: bytes
+    flags: int
+    method: int
+    dos: tuple[int, int]  # DOS time, date
+    extra: bytes  # extended timestamp
+    attr: int
+    size: int
+    zip64: bool
+    offset: int = 0
+    crc: int = 0
+    csize: int = 0
+
+
+class _ZipWriter(_FileWriter):
+    """zip, written by hand so members compress on every core, in 1 MiB blocks.
+
+    Modes and symlinks are stored as Info-ZIP does. Times are stored as UTC (DOS times
+    have no zone) plus the exact mtime in an extended-timestamp field, so the output does
+    not depend on the local time zone. Each file's header is patched with its CRC and
+    compressed size once its data is written, so no data descriptors are needed.
+    """
+
+    def __init__(self, path: str, temp: str, raw: BinaryIO, level: int, threads: int) -> None:
+        super().__init__(path, temp, raw)
+        self._pipeline = _Pipeline(threads)
+        self._job = functools.partial(_deflate, level) if level else _store
+        self._method = 8 if level else 0
+        self._offset = 0
+        self._central = bytearray()
+        self._count = 0
+
+    def _write(self, data: Buffer) -> None:
+        self._raw.write(data)
+        self._offset += len(data)
+
+    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+        name = entry.name + "/" if entry.kind == "dir" else entry.name
+        try:
+            raw_name = name.encode()
+            flags = 0 if name.isascii() else 0x800  # UTF-8 name
+        except UnicodeEncodeError:  # undecodable bytes: stored as they are
+            raw_name, flags = name.encode("utf-8", "surrogateescape"), 0
+        mtime = min(max(entry.mtime, _DOS_FIRST), _DOS_LAST)
+        t = time.gmtime(mtime)
+        dos = (
+            t.tm_hour << 11 | t.tm_min << 5 | t.tm_sec // 2,
+            (t.tm_year - 1980) << 9 | t.tm_mon << 5 | t.tm_mday,
+        )
+        extra = b""
+        if -(2**31) <= entry.mtime < 2**31:
+            extra = struct.pack("<HHBi", 0x5455, 5, 1, entry.mtime)
+        if entry.kind == "dir":
+            attr = (stat.S_IFDIR | entry.mode) << 16 | 0x10  # and the MS-DOS directory bit
+            self._literal(_ZipMember(raw_name, flags, 0, dos, extra, attr, 0, False), b"")
+        elif entry.kind == "symlink":
+            attr = (stat.S_IFLNK | entry.mode) << 16
+            target = entry.target.encode("utf-8", "surrogateescape")
+            member = _ZipMember(raw_name, flags, 0, dos, extra, attr, len(target), False)
+            self._literal(member, target)
+        else:
+            attr = (stat.S_IFREG | entry.mode) << 16
+            zip64 = size * 21 > _ZIP64_LIMIT * 20  # room for deflate's worst case
+            member = _ZipMember(raw_name, flags, self._method, dos, extra, attr, size, zip64)
+            self._pipeline.then(functools.partial(self._start, member))
+            then = functools.partial(self._block, member)
+            if not size:
+                self._pipeline.submit(self._job, b"", b"", True, then=then)
+            history = b""
+            done = 0
+            for piece in _pieces(entry.name, content, size):
+                for start in range(0, len(piece), CHUNK):
+                    block = piece[start : start + CHUNK]
+                    done += len(block)
+                    self._pipeline.submit(self._job, history, block, done == size, then=then)
+                    history = bytes(block[-(1 << 15) :])  # deflate's window
+            self._pipeline.then(functools.partial(self._end_member, member))
+
+    def _literal(self, member: _ZipMember, data: bytes) -> None:
+        """A member whose data is at hand: written whole, in order, with no patching."""
+        member.crc = zlib.crc32(data)
+        member.csize = len(data)
+
+        def write() -> None:
+            self._start(member)
+            self._write(data)
+            self._record(member)
+
+        self._pipeline.then(write)
+
+    def _start(self, member: _ZipMember) -> None:
+        member.offset = self._offset
+        self._write(self._local_header(member))
+
+    def _block(self, member: _ZipMember, result: tuple[bytes, int, int]) -> None:
+        data, crc, size = result
+        member.crc = zlib_ng.crc32_combine(member.crc, crc, size)
+        member.csize += len(data)
+        self._write(data)
+
+    def _end_member(self, member: _ZipMember) -> None:
+        if member.csize >= _ZIP64_LIMIT and not member.zip64:
+            raise CondaPackageError(f"{member.name.decode(errors='replace')}: too big for zip")
+        header = self._local_header(member)
+        self._raw.seek(member.offset)
+        self._raw.write(header)
+        self._raw.seek(self._offset)
+        self._record(member)
+
+    def _local_header(self, member: _ZipMember) -> bytes:
+        extra = member.extra
+        sizes = (member.csize, member.size)
+        if member.zip64:
+            extra += struct.pack("<HHQQ", 1, 16, member.size, member.csize)
+            sizes = (0xFFFFFFFF, 0xFFFFFFFF)
+        return b"".join(
+            (
+                struct.pack(
+                    "<IHHHHHIIIHH",
+                    0x04034B50,
+                    45 if member.zip64 else 20,
+                    member.flags,
+                    member.method,
+                    *member.dos,
+                    member.crc,
+                    *sizes,
+                    len(member.name),
+                    len(extra),
+                ),
+                member.name,
+                extra,
+            )
+        )
+
+    def _record(self, member: _ZipMember) -> None:
+        """The member's central directory entry."""
+        extra = member.extra
+        big = [v for v in (member.size, member.csize) if member.zip64]
+        offset = member.offset
+        if offset >= _ZIP64_LIMIT:
+            big.append(offset)
+            offset = 0xFFFFFFFF
+        if big:
+            extra += struct.pack(f"<HH{len(big)}Q", 1, 8 * len(big), *big)
+        sizes = (0xFFFFFFFF, 0xFFFFFFFF) if member.zip64 else (member.csize, member.size)
+        self._central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            _MADE_BY,
+            45 if big else 20,
+            member.flags,
+            member.method,
+            *member.dos,
+            member.crc,
+            *sizes,
+            len(member.name),
+            len(extra),
+            0,  # comment
+            0,  # disk
+            0,  # internal attributes
+            member.attr,
+            offset,
+        )
+        self._central += member.name + extra
+        self._count += 1
+
+    def _end(self) -> None:
+        self._pipeline.drain()
+        start, size, count = self._offset, len(self._central), self._count
+        self._write(self._central)
+        if count >= _ZIP_COUNT_LIMIT or start >= _ZIP64_LIMIT or size >= _ZIP64_LIMIT:
+            record = self._offset
+            end64 = (0x06064B50, 44, _MADE_BY, 45, 0, 0, count, count, size, start)
+            self._write(struct.pack("<IQHHIIQQQQ", *end64))
+            self._write(struct.pack("<IIQI", 0x07064B50, 0, record, 1))
+            count, size, start = 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF
+        self._write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
+
+    def _stop(self) -> None:
+        self._pipeline.abort()
+
+
+# --- dir ---------------------------------------------------------------------------------
+
+
+class _DirWriter(ArchiveWriter):
+    """A plain directory tree, for users who want the relocated environment itself."""
+
+    def __init__(self, path: str, temp: str) -> None:
+        super().__init__(path, temp)
+        self._dirnames: set[str] = set()
+        self._dirs: list[tuple[str, int, int]] = []  # modes and times are set at the end
+
+    def _parent(self, name: str) -> None:
+        """Create missing parents, refusing to write through a symlink or a file."""
+        parent = name.rpartition("/")[0]
+        missing = []
+        while parent and parent not in self._dirnames:
+            if parent in self._names:
+                raise ValueError(f"{name!r} lies inside {parent!r}, which is not a directory")
+            missing.append(parent)
+            parent = parent.rpartition("/")[0]
+        for parent in reversed(missing):
+            os.mkdir(os.path.join(self._temp, parent))
+            self._dirnames.add(parent)
+
+    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+        self._parent(entry.name)
+        dest = os.path.join(self._temp, entry.name)
+        mtime = entry.mtime
+        if entry.kind == "dir":
+            if entry.name not in self._dirnames:
+                os.mkdir(dest, 0o700)  # stays writable until every member is in
+                self._dirnames.add(entry.name)
+            self._dirs.append((dest, entry.mode, mtime))
+        elif entry.kind == "symlink":
+            os.symlink(entry.target, dest)
+            if os.utime in os.supports_follow_symlinks:
+                os.utime(dest, (mtime, mtime), follow_symlinks=False)
+        elif entry.kind == "hardlink":
+            os.link(os.path.join(self._temp, entry.target), dest)
+        else:
+            with open(dest, "xb") as out:
+                for piece in _pieces(entry.name, content, size):
+                    out.write(piece)
+            os.chmod(dest, entry.mode)
+            os.utime(dest, (mtime, mtime))
+
+    def _finish(self) -> None:
+        for dest, mode, mtime in self._dirs:
+            os.chmod(dest, mode)
+            os.utime(dest, (mtime, mtime))
+
+    def _discard(self) -> None:
+        """Nothing is held open between entries."""
+
+
+_CODECS: dict[str, Callable[[int], _BlockCodec]] = {
+    "tar.gz": _GzipCodec,
+    "tar.bz2": _Bz2Codec,
+    "tar.xz": _XzCodec,
+}
+
+
+def open_writer(
+    path: str | os.PathLike[str], fmt: str, *, level: int | None = None, threads: int = 0
+) -> ArchiveWriter:
+    """Start an output; the caller has already checked that `path` may be replaced.
+
+    threads: compression threads, 0 for one per CPU.
+    """
+    level = validate_level(fmt, level)
+    if threads < 0:
+        raise UsageError(f"the number of threads must be 0 (all CPUs) or more, not {threads}")
+    threads = threads or os.cpu_count() or 1
+    path = os.fspath(path)
+    if fmt == "dir":
+        temp = f"{path}.partial-{secrets.token_hex(4)}"
+        os.mkdir(temp)  # 0o777 minus the umask, like any new directory
+        return _DirWriter(path, temp)
+    temp, raw = _open_temp(path)
+    try:
+        return _file_writer(path, temp, raw, fmt, level, threads)
+    except BaseException:
+        raw.close()
+        os.unlink(temp)
+        raise
+
+
+def _file_writer(
+    path: str, temp: str, raw: BinaryIO, fmt: str, level: int | None, threads: int
+) -> ArchiveWriter:
+    if fmt == "tar":
+        return _TarWriter(path, temp, raw, raw)
+    assert level is not None  # every other format compresses
+    if fmt == "zip":
+        return _ZipWriter(path, temp, raw, level, threads)
+    stream: _Stream
+    if fmt == "tar.zst":
+        compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
+        stream = compressor.stream_writer(raw, closefd=False)
+    else:
+        stream = _BlockStream(raw, _CODECS[fmt](level), threads)
+    return _TarWriter(path, temp, raw, stream)

@@ -1,0 +1,311 @@
+"""The `conda-package` command line: pack by default; -w, -u, -r, --check, --pkg-name."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .discovery import resolve_name
+from .environment import Environment, check_prefix, find_prefix_of
+from .errors import CondaPackageError, EnvironmentNotFound, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other error
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="conda-package",
+        description="Pack a conda environment into a relocatable archive; find which package "
+        "owns a file; list, remove or package the files no package owns.",
+        epilog="Unpack with: mkdir ENV && tar -xf ENV.tar.gz -C ENV && . ENV/bin/activate",
+    )
+    where = p.add_argument_group("environment")
+    where.add_argument("prefix_arg", nargs="?", metavar="PREFIX", help="environment prefix")
+    exclusive = where.add_mutually_exclusive_group()
+    exclusive.add_argument("-n", "--name", help="name of the environment")
+    exclusive.add_argument("-p", "--prefix", help="full path to the environment")
+
+    pack = p.add_argument_group("packing (the default action)")
+    pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
+    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip or dir")
+    pack.add_argument("--force", action="store_true", help="overwrite an existing output")
+    pack.add_argument("--ignore-missing-files", action="store_true")
+    pack.add_argument("--ignore-editable-packages", action="store_true")
+    pack.add_argument("--zstd", action="store_true", help="tar.zst output")
+    pack.add_argument("--zstd-compression-level", type=int, metavar="1..22")
+    pack.add_argument("--compression-level", type=int, metavar="N")
+    pack.add_argument("-j", "--threads", type=int, default=0, help="0: all cores (default)")
+    pack.add_argument("--arch", help="override the detected subdir, e.g. linux-64")
+    pack.add_argument("--platform", help="override the detected subdir, e.g. linux-aarch64")
+    pack.add_argument("--relocate-prefix", metavar="PREFIX", help="relocate at pack time")
+    pack.add_argument(
+        "--fix-rpath",
+        action="store_true",
+        help="rewrite absolute RPATHs into the prefix as $ORIGIN (archive only)",
+    )
+    pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    pack.add_argument("--check", action="store_true", help="report relocation findings")
+
+    files = p.add_argument_group("files")
+    files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")
+    files.add_argument("-u", "--untracked", action="store_true", help="list untracked files")
+    files.add_argument("-r", "--reset", action="store_true", help="remove untracked files")
+    files.add_argument("--yes", action="store_true", help="do not ask before removing")
+    files.add_argument("--backup", metavar="PATH", help="backup archive of removed files")
+    files.add_argument("--no-backup", action="store_true", help="remove without a backup")
+
+    pkg = p.add_argument_group("conda package from the untracked files")
+    pkg.add_argument("--pkg-name")
+    pkg.add_argument("--pkg-version", default="0.0")
+    pkg.add_argument("--pkg-build", default="0")
+
+    out = p.add_argument_group("output")
+    out.add_argument("-v", "--verbose", action="count", default=0)
+    out.add_argument("-q", "--quiet", action="store_true")
+    out.add_argument("--json", action="store_true", help="machine-readable output")
+    out.add_argument("--version", action="version", version=f"conda-package {__version__}")
+    return p
+
+
+def _prefix(args: argparse.Namespace) -> str:
+    if args.prefix and args.prefix_arg:
+        raise UsageError("give the prefix either as -p PREFIX or as PREFIX, not both")
+    if args.name and args.prefix_arg:
+        raise UsageError("give either -n NAME or PREFIX, not both")
+    if args.name:
+        return resolve_name(args.name)
+    prefix = args.prefix or args.prefix_arg or os.environ.get("CONDA_PREFIX")
+    if not prefix:
+        raise EnvironmentNotFound(
+            "no environment given and none is active; use -p PREFIX, -n NAME or activate one"
+        )
+    return check_prefix(prefix)
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def cmd_which(args: argparse.Namespace) -> int:
+    given = args.prefix or args.prefix_arg or (resolve_name(args.name) if args.name else None)
+    fixed = check_prefix(given) if given else None
+    envs: dict[str, Environment] = {}
+    results = []
+    status = 0
+    for raw in args.which:
+        abspath = os.path.abspath(raw)
+        # Resolve the directory, not the last component: bin/python is itself a symlink.
+        real = os.path.join(os.path.realpath(os.path.dirname(abspath)), os.path.basename(abspath))
+        prefix = fixed or find_prefix_of(real)
+        rel = os.path.relpath(real, os.path.realpath(prefix)) if prefix else ""
+        if prefix is None or rel == ".." or rel.startswith("../"):
+            results.append({"path": raw, "prefix": None, "status": "outside"})
+            status = 1
+            continue
+        env = envs.get(prefix) or envs.setdefault(prefix, Environment.load(prefix))
+        owner = env.owner(rel)
+        item: dict = {"path": raw, "prefix": prefix, "relpath": rel}
+        if owner is not None:
+            item.update(status="owned", package=owner.dist, name=owner.name)
+        elif rel in env.files:
+            dist = env.pip_owners.get(rel)
+            item.update(status="untracked", pip=f"{dist.name} {dist.version}" if dist else None)
+        elif rel.startswith("conda-meta/"):
+            item.update(status="conda-meta")
+        else:
+            item.update(status="no such file")
+            status = 1
+        results.append(item)
+    if args.json:
+        _print_json(results)
+        return status
+    for item in results:
+        if item["status"] == "owned":
+            line = item["package"]
+        elif item["status"] == "untracked":
+            line = "untracked" + (f" (pip: {item['pip']})" if item["pip"] else "")
+        elif item["status"] == "outside":
+            line = "not in a conda environment"
+        else:
+            line = item["status"]
+        print(f"{item['path']}: {line}")
+    return status
+
+
+def cmd_untracked(args: argparse.Namespace) -> int:
+    env = Environment.load(_prefix(args))
+    if args.json:
+        _print_json(
+            {
+                "prefix": env.prefix,
+                "untracked": [
+                    {"path": p, "pip": str(env.pip_owners[p]) if p in env.pip_owners else None}
+                    for p in env.untracked
+                ],
+            }
+        )
+        return 0
+    print(f"# prefix: {env.prefix}")
+    print(f"# untracked files: {len(env.untracked)}")
+    for path in env.untracked:
+        print(path)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from .untracked import default_backup_path, remove_untracked
+
+    env = Environment.load(_prefix(args))
+    if args.backup and args.no_backup:
+        raise UsageError("--backup and --no-backup exclude each other")
+    backup = None if args.no_backup else os.path.abspath(args.backup or default_backup_path(env))
+    err = sys.stderr
+    if not env.untracked:
+        if not args.quiet:
+            print(f"# prefix: {env.prefix}\n# untracked files: 0 (nothing to remove)", file=err)
+        return 0
+    if not args.quiet or args.dry_run:
+        stream = sys.stdout if args.dry_run else err
+        print(f"# prefix: {env.prefix}", file=stream)
+        print(f"# untracked files to remove: {len(env.untracked)}", file=stream)
+        for path in env.untracked:
+            print(path, file=stream)
+        if not args.dry_run:
+            print(f"# backup: {backup or 'none (--no-backup)'}", file=err)
+    if args.dry_run:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not on a terminal: add --yes to remove the untracked files")
+        answer = input(f"Remove {len(env.untracked)} untracked files? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed", file=err)
+            return 1
+    result = remove_untracked(env, backup)
+    if not args.quiet:
+        print(
+            f"removed {len(result.removed_files)} files and {len(result.removed_dirs)} empty"
+            f" directories" + (f"; backup: {result.backup}" if result.backup else ""),
+            file=err,
+        )
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    import time
+
+    from .pack import PackOptions, pack
+    from .report import RichProgress, print_done, summary_lines
+
+    if args.zstd_compression_level is not None and args.compression_level is not None:
+        raise UsageError("give --zstd-compression-level or --compression-level, not both")
+    fmt = args.format
+    if args.zstd:
+        if fmt not in (None, "tar.zst"):
+            raise UsageError(f"--zstd conflicts with --format {fmt}")
+        fmt = "tar.zst"
+    level = args.compression_level
+    if args.zstd_compression_level is not None:
+        if fmt is None and args.output is None:
+            fmt = "tar.zst"
+        level = args.zstd_compression_level
+        if not 1 <= level <= 22:
+            raise UsageError(f"--zstd-compression-level {level}: must be between 1 and 22")
+    if args.threads < 0:
+        raise UsageError(f"--threads {args.threads}: must be 0 (all cores) or more")
+    options = PackOptions(
+        output=args.output,
+        format=fmt,
+        level=level,
+        threads=args.threads,
+        force=args.force,
+        ignore_missing_files=args.ignore_missing_files,
+        ignore_editable_packages=args.ignore_editable_packages,
+        arch=args.arch,
+        platform=args.platform,
+        relocate_prefix=args.relocate_prefix,
+        dry_run=args.dry_run,
+    )
+    env = Environment.load(_prefix(args))
+    started = time.perf_counter()
+    show_bar = not (args.quiet or args.dry_run) and sys.stderr.isatty()
+    if show_bar:
+        with RichProgress() as bar:
+            result = pack(env, options, progress=bar)
+    else:
+        result = pack(env, options)
+    if args.json:
+        _print_json(
+            {
+                "output": result.output,
+                "format": result.format,
+                "entries": result.names,
+                "relocations": result.relocations,
+                "findings": result.findings,
+                "room": result.room,
+                "bytes_in": result.bytes_in,
+                "bytes_out": result.bytes_out,
+            }
+        )
+    elif args.dry_run:
+        print("\n".join(summary_lines(result)))
+        if args.verbose:
+            for entry in result.plan.entries:
+                print(f"{entry.action:8} {entry.kind:8} {entry.name}")
+    elif not args.quiet:
+        print_done(result, started)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.which:
+        return cmd_which(args)
+    if args.untracked:
+        return cmd_untracked(args)
+    if args.reset:
+        return cmd_reset(args)
+    return cmd_pack(args)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C, so partial output is removed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    verbose = 0
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        args = build_parser().parse_args(argv)
+        verbose = args.verbose
+        return run(args)
+    except CondaPackageError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"conda-package: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("conda-package: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        name = f"{exc.filename}: " if exc.filename else ""
+        print(f"conda-package: error: {name}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The environment model: packages, every file and its owner, untracked/missing/modified."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import EnvironmentNotFound, NotAnEnvironment
+from .pip import PipDistribution, read_distribution
+from .records import PackageRecord, read_records
+from .walk import walk_prefix
+
+_PYC = re.compile(r"^(?P<dir>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]+\.pyc$")
+_PYTHON_LIB = re.compile(r"^lib/python(\d+\.\d+)t?/")
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    path: str
+    package: PackageRecord
+
+
+@dataclass
+class Environment:
+    """A loaded conda prefix. Build it with `Environment.load(prefix)`."""
+
+    prefix: str
+    records: tuple[PackageRecord, ...]
+    files: dict[str, os.stat_result]
+    dirs: dict[str, os.stat_result]
+    owners: dict[str, PackageRecord] = field(repr=False)
+    untracked: tuple[str, ...] = ()
+    missing: tuple[MissingFile, ...] = ()
+    modified: tuple[str, ...] = ()
+    pip_owners: dict[str, PipDistribution] = field(default_factory=dict, repr=False)
+    pip_distributions: tuple[PipDistribution, ...] = ()
+
+    @classmethod
+    def load(cls, prefix: str) -> Environment:
+        """Read the records and walk the prefix once; no file contents are read."""
+        prefix = check_prefix(prefix)
+        # The walk waits on the filesystem and the records on the JSON parser: overlap them.
+        with ThreadPoolExecutor(1) as pool:
+            walked = pool.submit(walk_prefix, prefix)
+            records = read_records(prefix)
+            files, dirs = walked.result()
+        owners: dict[str, PackageRecord] = {}
+        missing: list[MissingFile] = []
+        modified: list[str] = []
+        for record in records:
+            for item in record.path_items:
+                path = item["_path"]
+                owners[path] = record
+                found = files.get(path)
+                if found is None:
+                    if path not in dirs and item.get("path_type") != "directory":
+                        missing.append(MissingFile(path, record))
+                elif found.st_size != item.get("size_in_bytes", found.st_size) and _size_changed(
+                    item, found, prefix
+                ):
+                    modified.append(path)
+        untracked = tuple(sorted(p for p in files if p not in owners and not _derived(p, owners)))
+        env = cls(prefix, records, files, dirs, owners, untracked, tuple(missing), tuple(modified))
+        env._attribute_pip()
+        return env
+
+    def _attribute_pip(self) -> None:
+        dist_infos = {
+            posixpath.dirname(p)
+            for p in self.untracked
+            if p.endswith(".dist-info/RECORD") and "site-packages/" in p
+        }
+        dists = [read_distribution(self.prefix, d) for d in sorted(dist_infos)]
+        untracked = set(self.untracked)
+        for dist in dists:
+            for path in dist.files:
+                if path in untracked:
+                    self.pip_owners[path] = dist
+        self.pip_distributions = tuple(dists)
+
+    @cached_property
+    def subdir(self) -> str:
+        """The platform the packages were built for (linux-64, ...), from their records."""
+        for record in self.records:
+            if record.subdir and record.subdir != "noarch":
+                return record.subdir
+        return "noarch"
+
+    @cached_property
+    def python_version(self) -> str | None:
+        """X.Y of the environment's Python, from the python record or lib/pythonX.Y."""
+        for record in self.records:
+            if record.name == "python":
+                return ".".join(record.version.split(".")[:2])
+        for d in self.dirs:
+            m = _PYTHON_LIB.match(d + "/")
+            if m and d.count("/") == 1:
+                return m.group(1)
+        return None
+
+    @cached_property
+    def real_prefix(self) -> str:
+        return os.path.realpath(self.prefix)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.prefix)
+
+    @property
+    def size(self) -> int:
+        """Bytes on disk, counting hard-linked files once."""
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for st in self.files.values():
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+        return total
+
+    @property
+    def editable_distributions(self) -> tuple[PipDistribution, ...]:
+        return tuple(d for d in self.pip_distributions if d.editable)
+
+    def package(self, name: str) -> PackageRecord | None:
+        return next((r for r in self.records if r.name == name), None)
+
+    def owner(self, relpath: str) -> PackageRecord | None:
+        return self.owners.get(relpath)
+
+
+def _size_changed(item: dict, found: os.stat_result, prefix: str) -> bool:
+    """Cheap modification check from lstat alone (the packer verifies sha256 later)."""
+    size = item.get("size_in_bytes")
+    if size is None or item.get("path_type", "hardlink") != "hardlink":
+        return False
+    if not stat.S_ISREG(found.st_mode):
+        return False  # softlink entries record their target's size
+    placeholder = item.get("prefix_placeholder")
+    if placeholder and item.get("file_mode") != "binary":
+        # conda records the packaged size; every occurrence of the placeholder changed it
+        # by the same amount (rattler records the installed size: equal, never here).
+        step = len(prefix.encode()) - len(placeholder.encode())
+        return step == 0 or (found.st_size - size) % step != 0
+    return True
+
+
+def _derived(path: str, owners: dict[str, PackageRecord]) -> bool:
+    """Byte-code of a tracked source is not an untracked file of its own."""
+    if not path.endswith(".pyc"):
+        return False
+    m = _PYC.match(path)
+    if m:
+        return f"{m.group('dir')}{m.group('stem')}.py" in owners
+    return path[:-1] in owners
+
+
+def check_prefix(prefix: str) -> str:
+    """The absolute path of an environment, or a clear error.
+
+    Symlinks in the path are kept: files hold the prefix as it was spelt at install time.
+    """
+    if not prefix:
+        raise EnvironmentNotFound("no environment given")
+    path = os.path.abspath(os.path.expanduser(prefix))
+    if not os.path.exists(path):
+        raise EnvironmentNotFound(f"{prefix}: no such directory; check the path or use -n NAME")
+    if not os.path.isdir(path):
+        raise EnvironmentNotFound(f"{prefix}: not a directory; give the environment's prefix")
+    if not os.path.isdir(os.path.join(path, "conda-meta")):
+        raise NotAnEnvironment(
+            f"{prefix}: not a conda environment (no conda-meta/ directory);"
+            " give the environment's prefix"
+        )
+    return path
+
+
+def find_prefix_of(path: str) -> str | None:
+    """The nearest enclosing directory that has conda-meta/ (for `-w` without a prefix)."""
+    current = os.path.dirname(os.path.abspath(path)) if not os.path.isdir(path) else path
+    current = os.path.realpath(current)
+    while True:
+        if os.path.isdir(os.path.join(current, "conda-meta")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent

@@ -1,0 +1,388 @@
+"""Pack an environment: stream the plan into an archive, restoring prefix files on the way.
+
+Files are read once, in worker threads, a bounded window ahead of the writer; the writer
+(and the compressor's own threads) consume them in plan order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from . import __version__
+from .activation import activate_scripts
+from .archive import ArchiveEntry, default_level, format_from_path, open_writer, validate_level
+from .environment import Environment
+from .errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
+from .plan import STATE_DIR, PackPlan, PlanEntry, make_plan
+from .progress import Progress, ProgressCallback, check_cancel
+from .relocation import (
+    MANIFEST_NAME,
+    PREFIX_STATE_NAME,
+    RelocationError,
+    binary_room,
+    relocate_bytes,
+    replace_binary,
+    replace_text,
+    unpack_script_source,
+)
+from .subdirs import subdir_from_options
+
+SMALL_FILE = 1 << 20  # read ahead in a worker; larger copies stream from disk in the writer
+WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
+WINDOW_ENTRIES = 512
+RECORD_CACHE_KEYS = ("extracted_package_dir", "package_tarball_full_path")
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    output: str | None = None
+    format: str | None = None
+    level: int | None = None
+    threads: int = 0
+    force: bool = False
+    ignore_missing_files: bool = False
+    ignore_editable_packages: bool = False
+    arch: str | None = None
+    platform: str | None = None
+    relocate_prefix: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a worker made of one entry: its bytes (None: stream from disk) and notes."""
+
+    content: bytes | None = None
+    relocation: dict | None = None
+    finding: str | None = None
+    verified: bool = False
+
+
+@dataclass
+class PackResult:
+    output: str | None
+    format: str
+    plan: PackPlan
+    names: list[str] = field(default_factory=list)
+    relocations: list[dict] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    restored: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+
+    @property
+    def room(self) -> int | None:
+        """Longest target prefix that fits every binary file packed."""
+        rooms = [r["room"] for r in self.relocations if r.get("room")]
+        return min(rooms) if rooms else None
+
+
+def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
+    """Output path and format from -o / --format / the default, with the checks a user needs."""
+    fmt = options.format
+    if options.output:
+        inferred = format_from_path(options.output)
+        fmt = fmt or inferred
+        if fmt is None:
+            raise UsageError(
+                f"{options.output}: cannot tell the format from the extension;"
+                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip or --format"
+            )
+        output = os.path.abspath(options.output)
+    else:
+        fmt = fmt or "tar.gz"
+        output = os.path.abspath(f"{env.name}{'' if fmt == 'dir' else '.' + fmt}")
+    parent = os.path.dirname(output)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{parent}: output directory does not exist; create it first")
+    real_parent = os.path.realpath(parent)
+    real_prefix = env.real_prefix
+    if real_parent == real_prefix or real_parent.startswith(real_prefix + os.sep):
+        raise OutputInsideEnvironment(
+            f"{output}: the archive would be written inside the environment it packs;"
+            " choose an output outside it"
+        )
+    if os.path.lexists(output) and not options.force and not options.dry_run:
+        raise OutputExists(f"{output}: already exists; use --force to overwrite it")
+    return output, fmt
+
+
+def _open_source(path: str) -> BinaryIO:
+    """Open a file of the environment; the errors say what to do about them."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError as exc:
+        raise CondaPackageError(
+            f"{path}: vanished while packing; nothing was written, run again"
+        ) from exc
+    except PermissionError as exc:
+        raise CondaPackageError(
+            f"{path}: permission denied; make it readable or run as its owner"
+        ) from exc
+
+
+def _record_bytes(path: str) -> bytes:
+    """A conda-meta record without this machine's package-cache paths."""
+    with open(path, "rb") as fh:
+        data = json.load(fh)
+    for key in RECORD_CACHE_KEYS:
+        if key in data:
+            data[key] = ""
+    if isinstance(data.get("link"), dict):
+        data["link"]["source"] = ""
+    return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode()
+
+
+class _Preparer:
+    """Per-entry work done in worker threads: read, restore and verify, or search."""
+
+    def __init__(self, env: Environment, relocate_prefix: str | None, dry_run: bool):
+        self.env = env
+        self.prefixes = [env.prefix] + ([env.real_prefix] if env.real_prefix != env.prefix else [])
+        self.relocate_prefix = relocate_prefix
+        self.dry_run = dry_run
+
+    def needs_worker(self, entry: PlanEntry) -> bool:
+        if entry.kind != "file":
+            return False
+        if entry.action == "copy":
+            return not self.dry_run and entry.size <= SMALL_FILE
+        return True
+
+    def __call__(self, entry: PlanEntry) -> Prepared:
+        if entry.action == "record":
+            path = os.path.join(self.env.prefix, entry.name)
+            return Prepared(_record_bytes(path))
+        with _open_source(os.path.join(self.env.prefix, entry.name)) as fh:
+            data = fh.read()
+        if entry.action == "copy":
+            return Prepared(data)
+        if entry.action == "restore":
+            prepared = self._restore(entry, data)
+            if prepared is not None:
+                return prepared
+        return self._search(entry, data)
+
+    def _final(self, data: bytes, old: str, mode: str) -> bytes:
+        if self.relocate_prefix is None:
+            return data
+        return relocate_bytes(data, old, self.relocate_prefix, mode)
+
+    def _restore(self, entry: PlanEntry, data: bytes) -> Prepared | None:
+        placeholder = entry.placeholder.encode()
+        for prefix in self.prefixes:
+            try:
+                if entry.file_mode == "binary":
+                    restored = replace_binary(data, prefix.encode(), placeholder)
+                else:
+                    restored = replace_text(data, prefix.encode(), placeholder)
+            except RelocationError:
+                continue
+            if entry.sha256 and hashlib.sha256(restored).hexdigest() != entry.sha256:
+                continue
+            reloc = {"path": entry.name, "placeholder": entry.placeholder, "mode": entry.file_mode}
+            if entry.file_mode == "binary":
+                reloc["room"] = len(placeholder)
+            content = self._final(restored, entry.placeholder, entry.file_mode)
+            return Prepared(content, reloc, verified=True)
+        return None
+
+    def _search(self, entry: PlanEntry, data: bytes) -> Prepared:
+        prefix = self.env.prefix
+        needle = prefix.encode()
+        if needle not in data:
+            note = None
+            if entry.action == "restore":
+                note = f"{entry.name}: differs from its package and holds no prefix; packed as is"
+            return Prepared(data, finding=note)
+        mode = "binary" if b"\0" in data else "text"
+        if entry.action == "restore":
+            what = "modified after install"
+        else:
+            what = f"written at install by {entry.owner}" if entry.owner else "untracked"
+        if entry.name.endswith(".pyc"):
+            return Prepared(
+                data,
+                finding=f"{entry.name}: byte-code without its source holds"
+                " the prefix; it cannot be relocated (reinstall from source)",
+            )
+        reloc = {"path": entry.name, "placeholder": prefix, "mode": mode}
+        finding = None
+        if mode == "binary":
+            room = binary_room(data, needle)
+            reloc["room"] = room
+            if room <= len(needle):
+                finding = (
+                    f"{entry.name} ({what}): binary holds the prefix with no spare room;"
+                    f" it can only move to prefixes of at most {room} bytes"
+                )
+        elif entry.action == "restore":
+            finding = f"{entry.name}: {what}; packed as is and relocated by search"
+        return Prepared(self._final(data, prefix, mode), reloc, finding)
+
+
+def _generated(
+    plan: PackPlan, relocations: list[dict], relocate_prefix: str | None, env: Environment
+) -> list[tuple[ArchiveEntry, bytes]]:
+    manifest = {
+        "version": 1,
+        "created_by": f"conda-package {__version__}",
+        "source_prefix": env.prefix,
+        "subdir": plan.subdir,
+        "files": [{k: r[k] for k in ("path", "placeholder", "mode")} for r in relocations],
+    }
+    out: list[tuple[ArchiveEntry, bytes]] = [
+        (ArchiveEntry(STATE_DIR, "dir", 0o755), b""),
+    ]
+    files = {
+        f"{STATE_DIR}/{MANIFEST_NAME}": (json.dumps(manifest, indent=1) + "\n").encode(),
+        "bin/conda-unpack": unpack_script_source().encode(),
+    }
+    if relocate_prefix:
+        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = f"{relocate_prefix}\n".encode()
+    for name, text in activate_scripts().items():
+        files[name] = text.encode()
+    for name in sorted(files):
+        data = files[name]
+        mode = 0o755 if name == "bin/conda-unpack" else 0o644
+        out.append((ArchiveEntry(name, "file", mode, 0, len(data)), data))
+    return out
+
+
+def _window(
+    entries: tuple[PlanEntry, ...],
+    pool: ThreadPoolExecutor,
+    prep: _Preparer,
+    cancel: threading.Event | None,
+) -> Iterator[tuple[PlanEntry, Future | None]]:
+    """Yield entries in order with their prepared futures, a bounded window ahead."""
+    pending: deque[tuple[PlanEntry, Future | None]] = deque()
+    in_flight = 0
+    source = iter(entries)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < WINDOW_ENTRIES and in_flight < WINDOW_BYTES:
+            entry = next(source, None)
+            if entry is None:
+                exhausted = True
+                break
+            if prep.needs_worker(entry):
+                pending.append((entry, pool.submit(prep, entry)))
+                in_flight += entry.size
+            else:
+                pending.append((entry, None))
+        if not pending:
+            return
+        check_cancel(cancel)
+        entry, future = pending.popleft()
+        if future is not None:
+            in_flight -= entry.size
+        yield entry, future
+
+
+def pack(
+    env: Environment,
+    options: PackOptions = PackOptions(),
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> PackResult:
+    """Pack `env` as `options` say. With dry_run, analyse and report but write nothing."""
+    start = time.perf_counter()
+    subdir = subdir_from_options(options.arch, options.platform)
+    output, fmt = resolve_output(env, options)
+    level = validate_level(fmt, options.level if options.level is not None else default_level(fmt))
+    relocate = options.relocate_prefix
+    if relocate is not None and (not relocate.startswith("/") or "\0" in relocate):
+        raise UsageError(f"--relocate-prefix {relocate!r}: must be an absolute path")
+    plan = make_plan(
+        env,
+        subdir=subdir,
+        ignore_missing_files=options.ignore_missing_files,
+        ignore_editable_packages=options.ignore_editable_packages,
+        relocate_prefix=relocate,
+    )
+    result = PackResult(None if options.dry_run else output, fmt, plan)
+    prep = _Preparer(env, relocate, options.dry_run)
+    total_files, total_bytes = len(plan.entries), plan.total_bytes
+    done_files = done_bytes = 0
+    last_report = 0.0
+
+    def report(current: str, force: bool = False) -> None:
+        nonlocal last_report
+        now = time.perf_counter()
+        if progress is not None and (force or now - last_report > 0.05):
+            last_report = now
+            progress(Progress("pack", done_files, total_files, done_bytes, total_bytes, current))
+
+    threads = options.threads or os.cpu_count() or 1
+    writer = None if options.dry_run else open_writer(output, fmt, level=level, threads=threads)
+    try:
+        with ThreadPoolExecutor(max(2, threads)) as pool:
+            try:
+                for entry, future in _window(plan.entries, pool, prep, cancel):
+                    prepared = future.result() if future is not None else Prepared()
+                    if prepared.relocation:
+                        result.relocations.append(prepared.relocation)
+                    if prepared.finding:
+                        result.findings.append(prepared.finding)
+                    result.restored += prepared.verified
+                    if writer is not None:
+                        _write(writer, env, entry, prepared)
+                    result.names.append(entry.name)
+                    done_files += 1
+                    done_bytes += entry.size
+                    report(entry.name)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        for archive_entry, data in _generated(plan, result.relocations, relocate, env):
+            if writer is not None:
+                writer.add(archive_entry, data if archive_entry.kind == "file" else None)
+            result.names.append(archive_entry.name)
+        check_cancel(cancel)
+        if writer is not None:
+            writer.commit()
+            result.bytes_out = _size(output)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    result.bytes_in = total_bytes
+    result.seconds = time.perf_counter() - start
+    report("", force=True)
+    return result
+
+
+def _size(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(
+            os.lstat(os.path.join(root, f)).st_size
+            for root, _, files in os.walk(path)
+            for f in files
+        )
+    return os.path.getsize(path)
+
+
+def _write(writer, env: Environment, entry: PlanEntry, prepared: Prepared) -> None:
+    if entry.kind != "file":
+        writer.add(
+            ArchiveEntry(entry.name, entry.kind, entry.mode, entry.mtime, target=entry.target)
+        )
+        return
+    if prepared.content is not None:
+        data = prepared.content
+        writer.add(ArchiveEntry(entry.name, "file", entry.mode, entry.mtime, len(data)), data)
+        return
+    with _open_source(os.path.join(env.prefix, entry.name)) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        writer.add(ArchiveEntry(entry.name, "file", entry.mode, entry.mtime, size), fh)

@@ -1,0 +1,228 @@
+"""The pack plan: every archive entry and what happens to it, decided without reading files."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+from .environment import Environment
+from .errors import EditablePackages, MissingFiles, PrefixTooLong
+
+PYC_SUFFIX = ".pyc"
+STATE_DIR = "conda-meta/conda-package"
+PLAIN_PATH_TYPES = frozenset({"hardlink", "softlink", "directory"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    """One archive entry. `action` says how its bytes are made:
+
+    copy: as on disk; restore: back to the package's placeholder bytes, verified by sha256;
+    search: look for the prefix (untracked or modified files); record: a conda-meta record
+    with machine-specific paths blanked.
+    """
+
+    name: str
+    kind: str  # file, dir, symlink, hardlink
+    mode: int
+    mtime: int
+    size: int = 0
+    target: str = ""
+    action: str = "copy"
+    placeholder: str = ""
+    file_mode: str = ""
+    sha256: str = ""
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class PackPlan:
+    prefix: str
+    subdir: str
+    entries: tuple[PlanEntry, ...]
+    skipped_pyc: int = 0
+    missing: tuple[str, ...] = ()
+    editable: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(e.size for e in self.entries if e.kind == "file")
+
+    @property
+    def files(self) -> tuple[PlanEntry, ...]:
+        return tuple(e for e in self.entries if e.kind != "dir")
+
+    @property
+    def prefix_entries(self) -> tuple[PlanEntry, ...]:
+        return tuple(e for e in self.entries if e.action == "restore")
+
+    @property
+    def room(self) -> int | None:
+        """Longest target prefix every packaged binary can take (None: no binary limits)."""
+        rooms = [
+            len(e.placeholder.encode())
+            for e in self.entries
+            if e.action == "restore" and e.file_mode == "binary"
+        ]
+        return min(rooms) if rooms else None
+
+
+def _regenerated_pyc(path: str, files: dict) -> bool:
+    """Byte-code whose source is packed too: Python rebuilds it at the target, and it holds
+    the old prefix in a way no byte replacement can fix (length-prefixed marshal strings)."""
+    if not path.endswith(PYC_SUFFIX):
+        return False
+    head, _, tail = path.rpartition("/")
+    if head.endswith("__pycache__") or head == "__pycache__":
+        source_dir = head[: -len("__pycache__")]
+        return f"{source_dir}{tail.split('.', 1)[0]}.py" in files
+    return path[:-1] in files
+
+
+def make_plan(
+    env: Environment,
+    *,
+    subdir: str | None = None,
+    ignore_missing_files: bool = False,
+    ignore_editable_packages: bool = False,
+    relocate_prefix: str | None = None,
+) -> PackPlan:
+    """Decide every entry from the loaded model alone; errors for what would not work."""
+    missing = tuple(f"{m.package.dist}: {m.path}" for m in env.missing)
+    if missing and not ignore_missing_files:
+        by_pkg: dict[str, list[str]] = {}
+        for m in env.missing:
+            by_pkg.setdefault(m.package.dist, []).append(m.path)
+        detail = "; ".join(
+            f"{dist}: {', '.join(paths[:3])}{' ...' if len(paths) > 3 else ''} ({len(paths)})"
+            for dist, paths in sorted(by_pkg.items())
+        )
+        raise MissingFiles(
+            f"{len(missing)} files listed by packages are missing ({detail});"
+            " use --ignore-missing-files to pack without them"
+        )
+    editable = tuple(f"{d.name} ({d.editable_location})" for d in env.editable_distributions)
+    if editable and not ignore_editable_packages:
+        raise EditablePackages(
+            f"editable pip installs point outside the environment: {', '.join(editable)};"
+            " install them normally or use --ignore-editable-packages"
+        )
+
+    placeholders: dict[str, dict] = {}
+    generated: set[str] = set()  # written by the installer (entry points), so no placeholder
+    for record in env.records:
+        for item in record.path_items:
+            if item.get("prefix_placeholder"):
+                placeholders[item["_path"]] = item
+            elif item.get("path_type", "hardlink") not in PLAIN_PATH_TYPES:
+                generated.add(item["_path"])
+
+    if relocate_prefix:
+        too_long = sorted(
+            path
+            for path, item in placeholders.items()
+            if item.get("file_mode") == "binary"
+            and len(relocate_prefix.encode()) > len(item["prefix_placeholder"].encode())
+            and path in env.files
+        )
+        if too_long:
+            room = min(len(placeholders[p]["prefix_placeholder"].encode()) for p in too_long)
+            raise PrefixTooLong(
+                f"--relocate-prefix is {len(relocate_prefix.encode())} bytes but {len(too_long)}"
+                f" binary files have room for {room}: {', '.join(too_long[:5])}"
+                f"{' ...' if len(too_long) > 5 else ''}; choose a shorter prefix"
+            )
+
+    modified = set(env.modified)
+    untracked = set(env.untracked)
+    entries: list[PlanEntry] = []
+    skipped_pyc = 0
+    for name, st in env.dirs.items():
+        entries.append(PlanEntry(name, "dir", stat.S_IMODE(st.st_mode), int(st.st_mtime)))
+    for name, st in env.files.items():
+        mode = stat.S_IMODE(st.st_mode)
+        mtime = int(st.st_mtime)
+        owner = env.owners.get(name)
+        dist = owner.dist if owner else ""
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(os.path.join(env.prefix, name))
+            entries.append(PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist))
+            continue
+        if _regenerated_pyc(name, env.files):
+            skipped_pyc += 1
+            continue
+        item = placeholders.get(name)
+        if item is not None and name not in modified:
+            entries.append(
+                PlanEntry(
+                    name,
+                    "file",
+                    mode,
+                    mtime,
+                    st.st_size,
+                    action="restore",
+                    placeholder=item["prefix_placeholder"],
+                    file_mode=item.get("file_mode") or "text",
+                    sha256=item.get("sha256") or "",
+                    owner=dist,
+                )
+            )
+        elif name in untracked or name in modified or name in generated:
+            entries.append(
+                PlanEntry(name, "file", mode, mtime, st.st_size, action="search", owner=dist)
+            )
+        else:
+            entries.append(PlanEntry(name, "file", mode, mtime, st.st_size, owner=dist))
+    entries.sort(key=lambda e: e.name)
+    # The first path of a hard-linked group (in archive order) carries the data.
+    firsts: dict[tuple[int, int], str] = {}
+    for i, entry in enumerate(entries):
+        if entry.kind != "file" or entry.action != "copy":
+            continue
+        st = env.files[entry.name]
+        if st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in firsts:
+                entries[i] = PlanEntry(
+                    entry.name,
+                    "hardlink",
+                    entry.mode,
+                    entry.mtime,
+                    target=firsts[key],
+                    owner=entry.owner,
+                )
+            else:
+                firsts[key] = entry.name
+    for record in env.records:
+        st = os.stat(os.path.join(env.prefix, "conda-meta", record.record_file))
+        entries.append(
+            PlanEntry(
+                f"conda-meta/{record.record_file}",
+                "file",
+                0o644,
+                int(st.st_mtime),
+                st.st_size,
+                action="record",
+            )
+        )
+    for extra in ("history", "pinned"):
+        path = os.path.join(env.prefix, "conda-meta", extra)
+        if os.path.isfile(path) and not os.path.islink(path):
+            st = os.stat(path)
+            entries.append(
+                PlanEntry(
+                    f"conda-meta/{extra}",
+                    "file",
+                    stat.S_IMODE(st.st_mode),
+                    int(st.st_mtime),
+                    st.st_size,
+                    action="search",
+                )
+            )
+    entries.append(PlanEntry("conda-meta", "dir", 0o755, 0))
+    entries.sort(key=lambda e: e.name)
+    return PackPlan(
+        env.prefix, subdir or env.subdir, tuple(entries), skipped_pyc, missing, editable
+    )

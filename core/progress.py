@@ -1,0 +1,30 @@
+"""Progress reporting and cancellation shared by long-running core operations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import Cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a long job, handed to the caller's callback."""
+
+    phase: str
+    done_files: int
+    total_files: int
+    done_bytes: int
+    total_bytes: int
+    current: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def check_cancel(cancel: threading.Event | None) -> None:
+    """Stop the job at a safe point when the caller asked for it."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")

@@ -1,0 +1,154 @@
+"""Read conda-meta/*.json package records: the packages and the files each installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import CorruptRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PathEntry:
+    """One file a package installed, as `paths_data` (or only `files`) describes it."""
+
+    path: str
+    path_type: str = "hardlink"
+    sha256: str | None = None
+    sha256_in_prefix: str | None = None
+    size: int | None = None
+    prefix_placeholder: str | None = None
+    file_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class PackageRecord:
+    """A package installed in the environment (one conda-meta/*.json)."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int = 0
+    channel: str = ""
+    subdir: str = ""
+    noarch: str | None = None
+    depends: tuple[str, ...] = ()
+    path_items: tuple[dict, ...] = field(default=(), repr=False, compare=False)
+    link_source: str | None = None
+    record_file: str = ""
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def dist(self) -> str:
+        return f"{self.name}-{self.version}-{self.build}"
+
+    @cached_property
+    def paths(self) -> tuple[PathEntry, ...]:
+        """Typed view of the files; built on first use since loading only needs the names."""
+        return tuple(
+            PathEntry(
+                item["_path"],
+                item.get("path_type") or "hardlink",
+                item.get("sha256"),
+                item.get("sha256_in_prefix"),
+                item.get("size_in_bytes"),
+                item.get("prefix_placeholder"),
+                item.get("file_mode"),
+            )
+            for item in self.path_items
+        )
+
+    @property
+    def channel_name(self) -> str:
+        """Short channel name for display: conda-forge, pkgs/main, or the local folder."""
+        channel = self.channel.rstrip("/")
+        for marker in ("conda.anaconda.org/", "repo.anaconda.com/"):
+            if marker in channel:
+                return channel.split(marker, 1)[1]
+        return channel.rsplit("/", 1)[-1] if channel else ""
+
+
+def safe_relpath(path: str, where: str) -> str:
+    """Return `path` normalised, refusing anything that would leave the prefix."""
+    if not isinstance(path, str) or not path:
+        raise CorruptRecord(f"{where}: empty or non-text path {path!r}")
+    if not (path[0] == "/" or ".." in path or "//" in path or "./" in path or "\0" in path):
+        return path  # the common case, checked without normpath
+    norm = posixpath.normpath(path)
+    if posixpath.isabs(path) or norm == ".." or norm.startswith("../") or "\0" in path:
+        raise CorruptRecord(
+            f"{where}: path {path!r} points outside the environment;"
+            " the record is corrupt: reinstall the package or remove the record"
+        )
+    return norm
+
+
+def _path_items(data: dict, where: str) -> tuple[dict, ...]:
+    """The raw `paths_data` entries (or `files` as entries), each `_path` checked."""
+    paths_data = data.get("paths_data")
+    items = paths_data.get("paths") if isinstance(paths_data, dict) else None
+    if not items:
+        files = data.get("files") or []
+        if not isinstance(files, list):
+            raise CorruptRecord(f"{where}: 'files' is not a list")
+        return tuple({"_path": safe_relpath(f, where)} for f in files)
+    for item in items:
+        if not isinstance(item, dict) or "_path" not in item:
+            raise CorruptRecord(f"{where}: paths_data entry without _path: {item!r}")
+        item["_path"] = safe_relpath(item["_path"], where)
+    return tuple(items)
+
+
+def parse_record(data: object, where: str) -> PackageRecord:
+    """Build a record from parsed JSON; `where` names the file in error messages."""
+    if not isinstance(data, dict):
+        raise CorruptRecord(f"{where}: not a package record (expected a JSON object)")
+    missing = [key for key in ("name", "version", "build") if not data.get(key)]
+    if missing:
+        raise CorruptRecord(f"{where}: record lacks {', '.join(missing)}; remove or repair it")
+    link = data.get("link") or {}
+    return PackageRecord(
+        name=str(data["name"]),
+        version=str(data["version"]),
+        build=str(data["build"]),
+        build_number=int(data.get("build_number") or 0),
+        channel=str(data.get("channel") or ""),
+        subdir=str(data.get("subdir") or ""),
+        noarch=data.get("noarch") if isinstance(data.get("noarch"), str) else None,
+        depends=tuple(data.get("depends") or ()),
+        path_items=_path_items(data, where),
+        link_source=link.get("source") if isinstance(link, dict) else None,
+        record_file=os.path.basename(where),
+        raw=data,
+    )
+
+
+def read_record(path: str) -> PackageRecord:
+    where = posixpath.join("conda-meta", os.path.basename(path))
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise CorruptRecord(
+            f"{where}: cannot read ({exc.strerror}); check its permissions"
+        ) from exc
+    if not raw.strip():
+        raise CorruptRecord(f"{where}: empty file; remove it or reinstall the package")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptRecord(
+            f"{where}: not valid JSON ({exc}); remove it or reinstall the package"
+        ) from exc
+    return parse_record(data, where)
+
+
+def read_records(prefix: str) -> tuple[PackageRecord, ...]:
+    """Every conda-meta/*.json of the prefix, sorted by package name."""
+    meta = os.path.join(prefix, "conda-meta")
+    names = sorted(e.name for e in os.scandir(meta) if e.name.endswith(".json") and e.is_file())
+    records = [read_record(os.path.join(meta, name)) for name in names]
+    return tuple(sorted(records, key=lambda r: r.name))

@@ -1,0 +1,94 @@
+"""Human-readable output of the CLI: sizes, rates, the plan summary, rich progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .pack import PackResult
+from .progress import Progress
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def summary_lines(result: PackResult) -> list[str]:
+    plan = result.plan
+    files = [e for e in plan.entries if e.kind != "dir"]
+    by_action: dict[str, int] = {}
+    for e in files:
+        by_action[e.action] = by_action.get(e.action, 0) + 1
+    room = result.room
+    lines = [
+        f"# prefix: {plan.prefix}",
+        f"# subdir: {plan.subdir}",
+        f"# entries: {len(result.names)} ({len(files)} files and links,"
+        f" {len(plan.entries) - len(files)} directories, plus generated files)",
+        f"# bytes: {plan.total_bytes} ({human_bytes(plan.total_bytes)})",
+        f"# prefix files: {len(result.relocations)} ({result.restored} restored to their"
+        f" package's bytes and verified, {len(result.relocations) - result.restored} by search)",
+        f"# files searched for the prefix (untracked, modified, entry points):"
+        f" {by_action.get('search', 0)}",
+        f"# byte-code left out (rebuilt by Python at the target): {plan.skipped_pyc}",
+        "# longest target prefix that fits: "
+        + (f"{room} bytes" if room is not None else "any (no binary holds the prefix)"),
+        f"# findings: {len(result.findings)}",
+    ]
+    lines += [f"  - {f}" for f in result.findings]
+    return lines
+
+
+class RichProgress:
+    """A rich progress bar on stderr: files, bytes, throughput, ETA, current file."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(
+            TextColumn("[bold]packing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[current]}"),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task = self.bar.add_task("pack", total=None, current="")
+
+    def __enter__(self) -> RichProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def __call__(self, p: Progress) -> None:
+        current = p.current if len(p.current) < 40 else "…" + p.current[-39:]
+        self.bar.update(self.task, total=p.total_bytes, completed=p.done_bytes, current=current)
+
+
+def print_done(result: PackResult, started: float) -> None:
+    ratio = f", {result.bytes_out / result.bytes_in:.0%} of input" if result.bytes_in else ""
+    print(
+        f"packed {len(result.names)} entries into {result.output}"
+        f" ({human_bytes(result.bytes_out)}{ratio}) in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    for finding in result.findings:
+        print(f"warning: {finding}", file=sys.stderr)

@@ -1,0 +1,3 @@
+from conda_package.tui.app import main
+
+raise SystemExit(main())
