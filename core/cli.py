@@ -267,6 +267,14 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.check:
+        from .check import cmd_check
+
+        return cmd_check(args, Environment.load(_prefix(args)))
+    if args.pkg_name is not None:
+        from .package_cli import cmd_package
+
+        return cmd_package(args, Environment.load(_prefix(args)))
     if args.which:
         return cmd_which(args)
     if args.untracked:

@@ -72,8 +72,6 @@ class PackPlan:
 def _regenerated_pyc(path: str, files: dict) -> bool:
     """Byte-code whose source is packed too: Python rebuilds it at the target, and it holds
     the old prefix in a way no byte replacement can fix (length-prefixed marshal strings)."""
-    if not path.endswith(PYC_SUFFIX):
-        return False
     head, _, tail = path.rpartition("/")
     if head.endswith("__pycache__") or head == "__pycache__":
         source_dir = head[: -len("__pycache__")]
@@ -135,66 +133,48 @@ def make_plan(
                 f"{' ...' if len(too_long) > 5 else ''}; choose a shorter prefix"
             )
 
+    searched = set(env.untracked) | set(env.modified) | generated
     modified = set(env.modified)
-    untracked = set(env.untracked)
-    entries: list[PlanEntry] = []
+    entries: list[PlanEntry] = [
+        PlanEntry(name, "dir", stat.S_IMODE(st.st_mode), int(st.st_mtime))
+        for name, st in env.dirs.items()
+    ]
     skipped_pyc = 0
-    for name, st in env.dirs.items():
-        entries.append(PlanEntry(name, "dir", stat.S_IMODE(st.st_mode), int(st.st_mtime)))
-    for name, st in env.files.items():
-        mode = stat.S_IMODE(st.st_mode)
+    firsts: dict[tuple[int, int], str] = {}  # the first path of a hard-linked group holds data
+    owners = env.owners
+    for name in sorted(env.files):
+        st = env.files[name]
         mtime = int(st.st_mtime)
-        owner = env.owners.get(name)
+        owner = owners.get(name)
         dist = owner.dist if owner else ""
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(os.path.join(env.prefix, name))
             entries.append(PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist))
             continue
-        if _regenerated_pyc(name, env.files):
+        if name.endswith(PYC_SUFFIX) and _regenerated_pyc(name, env.files):
             skipped_pyc += 1
             continue
+        mode = stat.S_IMODE(st.st_mode)
         item = placeholders.get(name)
         if item is not None and name not in modified:
             entries.append(
                 PlanEntry(
-                    name,
-                    "file",
-                    mode,
-                    mtime,
-                    st.st_size,
-                    action="restore",
+                    name, "file", mode, mtime, st.st_size, action="restore",
                     placeholder=item["prefix_placeholder"],
                     file_mode=item.get("file_mode") or "text",
-                    sha256=item.get("sha256") or "",
-                    owner=dist,
+                    sha256=item.get("sha256") or "", owner=dist,
                 )
-            )
-        elif name in untracked or name in modified or name in generated:
-            entries.append(
-                PlanEntry(name, "file", mode, mtime, st.st_size, action="search", owner=dist)
-            )
+            )  # fmt: skip
+        elif name in searched:
+            entries.append(PlanEntry(name, "file", mode, mtime, st.st_size, "", "search",
+                                     owner=dist))  # fmt: skip
+        elif st.st_nlink > 1 and (st.st_dev, st.st_ino) in firsts:
+            first = firsts[(st.st_dev, st.st_ino)]
+            entries.append(PlanEntry(name, "hardlink", mode, mtime, target=first, owner=dist))
         else:
+            if st.st_nlink > 1:
+                firsts[(st.st_dev, st.st_ino)] = name
             entries.append(PlanEntry(name, "file", mode, mtime, st.st_size, owner=dist))
-    entries.sort(key=lambda e: e.name)
-    # The first path of a hard-linked group (in archive order) carries the data.
-    firsts: dict[tuple[int, int], str] = {}
-    for i, entry in enumerate(entries):
-        if entry.kind != "file" or entry.action != "copy":
-            continue
-        st = env.files[entry.name]
-        if st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            if key in firsts:
-                entries[i] = PlanEntry(
-                    entry.name,
-                    "hardlink",
-                    entry.mode,
-                    entry.mtime,
-                    target=firsts[key],
-                    owner=entry.owner,
-                )
-            else:
-                firsts[key] = entry.name
     for record in env.records:
         st = os.stat(os.path.join(env.prefix, "conda-meta", record.record_file))
         entries.append(

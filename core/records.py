@@ -41,7 +41,7 @@ class PackageRecord:
     record_file: str = ""
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
-    @property
+    @cached_property
     def dist(self) -> str:
         return f"{self.name}-{self.version}-{self.build}"
 

@@ -1,0 +1,152 @@
+"""conda-package against conda-pack 0.9.2 and tar | zstd, on the same environment, in one run.
+
+Usage: python benchmarks/bench_pack.py [PREFIX] [--threads N] [--repeat R]
+
+Without PREFIX it builds the real environment from ../shared/conda-pkgs (py-rattler,
+offline). Each command runs in its own process; wall time and peak memory (max RSS of
+that process and its children, from wait4) are the median of R runs, page cache warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def run(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS in MiB of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss // 1024
+
+
+def measure(name: str, cmd: list[str], output: Path, repeat: int) -> dict:
+    walls, rss = [], []
+    for _ in range(repeat):
+        if output.exists():
+            output.unlink()
+        wall, peak = run(cmd)
+        walls.append(wall)
+        rss.append(peak)
+    row = {
+        "name": name,
+        "wall": statistics.median(walls),
+        "rss": max(rss),
+        "size": output.stat().st_size,
+    }
+    print(
+        f"{name:44} {row['wall']:7.2f} s {row['size'] / 2**20:8.1f} MiB {row['rss']:6d} MiB RSS",
+        flush=True,
+    )
+    return row
+
+
+def load_times(prefix: str, repeat: int) -> tuple[float, float]:
+    from conda_pack.core import CondaEnv
+
+    from conda_package.core.environment import Environment
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(max(repeat, 5)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best(lambda: Environment.load(prefix)), best(lambda: CondaEnv.from_prefix(prefix))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("prefix", nargs="?")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-pack-"))
+    try:
+        if args.prefix:
+            prefix = os.path.abspath(args.prefix)
+        else:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+            from realenv import build_real_env
+
+            prefix = str(build_real_env(work / "env", work / "build"))
+        out = work / "out"
+        out.mkdir()
+        n = str(args.threads)
+        subprocess.run(["tar", "-cf", "/dev/null", "-C", prefix, "."], check=True)  # warm cache
+        print(f"environment: {prefix}, threads: {n}, cores: {os.cpu_count()}")
+        ours_load, their_load = load_times(prefix, args.repeat)
+        print(
+            f"load (records + walk + index): conda-package {ours_load * 1000:.0f} ms,"
+            f" conda-pack CondaEnv.from_prefix {their_load * 1000:.0f} ms,"
+            f" ratio {their_load / ours_load:.2f}x"
+        )
+        cp, ours = str(BIN / "conda-pack"), str(BIN / "conda-package")
+        rows = {}
+        rows["cp1"] = measure(
+            "conda-pack tar.gz (default, 1 thread)",
+            [cp, "-p", prefix, "-o", str(out / "cp1.tar.gz"), "-q", "--force"],
+            out / "cp1.tar.gz",
+            args.repeat,
+        )
+        rows["cpN"] = measure(
+            f"conda-pack tar.gz -j {n}",
+            [cp, "-p", prefix, "-o", str(out / "cpn.tar.gz"), "-q", "-j", n, "--force"],
+            out / "cpn.tar.gz",
+            args.repeat,
+        )
+        rows["gz"] = measure(
+            f"conda-package tar.gz -j {n}",
+            [ours, "-p", prefix, "-o", str(out / "o.tar.gz"), "-q", "-j", n],
+            out / "o.tar.gz",
+            args.repeat,
+        )
+        rows["zst"] = measure(
+            f"conda-package --zstd (level 1) -j {n}",
+            [ours, "-p", prefix, "--zstd", "-o", str(out / "o.tar.zst"), "-q", "-j", n],
+            out / "o.tar.zst",
+            args.repeat,
+        )
+        if shutil.which("zstd"):
+            rows["tarzst"] = measure(
+                "tar -cf - | zstd -T0 -1",
+                ["bash", "-c", f"tar -cf - -C '{prefix}' . | zstd -q -T0 -1 -o '{out}/t.tar.zst'"],
+                out / "t.tar.zst",
+                args.repeat,
+            )
+        print()
+        print(
+            f"tar.zst vs conda-pack default tar.gz: {rows['cp1']['wall'] / rows['zst']['wall']:.1f}x"
+            " faster"
+        )
+        print(
+            f"tar.gz vs conda-pack -j {n}: {rows['cpN']['wall'] / rows['gz']['wall']:.1f}x faster,"
+            f" size {rows['gz']['size'] / rows['cpN']['size'] - 1:+.1%}"
+        )
+        if "tarzst" in rows:
+            print(
+                f"tar.zst vs tar | zstd -T0: {rows['zst']['wall'] / rows['tarzst']['wall']:.2f}x"
+                " the time"
+            )
+        print(f"peak memory: tar.gz {rows['gz']['rss']} MiB, tar.zst {rows['zst']['rss']} MiB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
