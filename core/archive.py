@@ -15,10 +15,12 @@ import contextlib
 import functools
 import lzma
 import os
+import queue
 import secrets
 import shutil
 import stat
 import struct
+import threading
 import time
 import zlib
 from collections import deque
@@ -162,39 +164,39 @@ def _pieces(name: str, content: Content, size: int) -> Iterator[Buffer]:
 class ArchiveWriter:
     """One output being written; nothing appears at `path` before commit().
 
-    Entries are written in the order given. For "hardlink" entries the caller always
-    passes the content of the file linked to: zip stores a copy, the other formats
-    ignore it.
+    Entries are written in the order given. Only "file" entries take content; for a
+    "hardlink", zip (which has no links) copies the stored data of the member it links
+    to, so the content is read once whatever the format.
     """
 
     def __init__(self, path: str, temp: str) -> None:
         self.path = path
         self._temp = temp
         self._names: set[str] = set()
-        self._sizes: dict[str, int] = {}  # files and hard links, for later hard links
+        self._files: set[str] = set()  # files and hard links: what a hard link may name
         self._state = "open"  # open | broken | committed | aborted
 
     def add(self, entry: ArchiveEntry, content: Content = None) -> None:
-        """Append one member; a file's content is streamed, never held whole."""
+        """Append one member; a file's content is streamed, never held whole.
+
+        content: for a "file", its entry.size bytes, or a binary file to read them from.
+        """
         if self._state != "open":
             raise ValueError(f"cannot add to a {self._state} archive writer")
         if entry.name in self._names:
             raise ValueError(f"duplicate archive entry {entry.name!r}")
-        size = entry.size
-        if entry.kind == "hardlink":
-            if entry.target not in self._sizes:
-                raise ValueError(
-                    f"hard link {entry.name!r} points to {entry.target!r}, not an earlier file"
-                )
-            size = self._sizes[entry.target]
+        if entry.kind == "hardlink" and entry.target not in self._files:
+            raise ValueError(
+                f"hard link {entry.name!r} points to {entry.target!r}, not an earlier file"
+            )
         try:
-            self._add(entry, content, size)
+            self._add(entry, content)
         except BaseException:
             self._state = "broken"  # a member may be half written: never commit this
             raise
         self._names.add(entry.name)
         if entry.kind in ("file", "hardlink"):
-            self._sizes[entry.name] = size
+            self._files.add(entry.name)
 
     def commit(self) -> None:
         """Finish the output durably, then give it its real name."""
@@ -228,7 +230,7 @@ class ArchiveWriter:
         if self._state != "committed":
             self.abort()
 
-    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+    def _add(self, entry: ArchiveEntry, content: Content) -> None:
         raise NotImplementedError
 
     def _finish(self) -> None:
@@ -301,34 +303,39 @@ class _BlockCodec(Protocol):
 class _Pipeline:
     """Jobs run on a thread pool; their results are used in submission order.
 
-    At most two jobs per thread are in flight, which keeps every thread busy while
-    bounding memory. Steps queued with then() run in order between job results.
+    Input in flight is bounded by bytes, not by jobs: two full blocks per thread keep
+    every thread busy, and when jobs are small files many of them can queue up, so a
+    large one at the head does not leave the other threads idle. Steps queued with
+    then() run in order between job results.
     """
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, block_size: int) -> None:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="compress")
-        self._limit = 2 * threads
-        self._jobs = 0
-        self._queue: deque[tuple[Future[Any] | None, Callable[..., None]]] = deque()
+        self._budget = 2 * threads * block_size
+        self._in_flight = 0
+        self._queue: deque[tuple[Future[Any] | None, Callable[..., None], int]] = deque()
 
-    def submit(self, job: Callable[..., _T], *args: Any, then: Callable[[_T], None]) -> None:
-        while self._jobs >= self._limit:
+    def submit(
+        self, job: Callable[..., _T], size: int, *args: Any, then: Callable[[_T], None]
+    ) -> None:
+        """Run job(*args), where `size` is how many input bytes the job holds."""
+        while self._in_flight and self._in_flight + size > self._budget:
             self._step()
-        self._queue.append((self._pool.submit(job, *args), then))
-        self._jobs += 1
+        self._queue.append((self._pool.submit(job, *args), then, size))
+        self._in_flight += size
 
     def then(self, step: Callable[[], None]) -> None:
         if self._queue:
-            self._queue.append((None, step))
+            self._queue.append((None, step, 0))
         else:
             step()
 
     def _step(self) -> None:
-        future, step = self._queue.popleft()
+        future, step, size = self._queue.popleft()
         if future is None:
             step()
         else:
-            self._jobs -= 1
+            self._in_flight -= size
             step(future.result())
 
     def drain(self) -> None:
@@ -353,7 +360,7 @@ class _BlockStream:
     def __init__(self, raw: BinaryIO, codec: _BlockCodec, threads: int) -> None:
         self._raw = raw
         self._codec = codec
-        self._pipeline = _Pipeline(threads)
+        self._pipeline = _Pipeline(threads, codec.block_size)
         self._buf = bytearray()
         self._history = b""
         raw.write(codec.head())
@@ -369,7 +376,7 @@ class _BlockStream:
     def _submit(self, block: bytearray) -> None:
         history = self._history
         self._history = bytes(block[max(0, len(block) - self._codec.history) :])
-        self._pipeline.submit(self._codec.compress, history, block, then=self._emit)
+        self._pipeline.submit(self._codec.compress, len(block), history, block, then=self._emit)
 
     def _emit(self, result: tuple[bytes, int, int]) -> None:
         self._raw.write(self._codec.emit(result))
@@ -383,6 +390,55 @@ class _BlockStream:
 
     def abort(self) -> None:
         self._pipeline.abort()
+
+
+class _BackgroundStream:
+    """Feed a stream from its own thread, so building the tar overlaps compressing it.
+
+    zstandard's writer releases the GIL but blocks its caller while its workers catch up;
+    without this the main thread's per-entry work and the compression run in turn.
+    """
+
+    _DONE = object()
+
+    def __init__(self, stream: Any, depth: int = 8) -> None:
+        self._stream = stream
+        self._queue: queue.Queue[Any] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="compress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            data = self._queue.get()
+            if data is self._DONE:
+                return
+            if self._error is None:
+                try:
+                    self._stream.write(data)
+                except BaseException as exc:  # surfaced in the caller's thread
+                    self._error = exc
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write(self, data: Buffer) -> int:
+        self._check()
+        self._queue.put(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._queue.put(self._DONE)
+        self._thread.join()
+        self._check()
+        self._stream.close()
+
+    def abort(self) -> None:
+        self._error = self._error or CondaPackageError("aborted")
+        self._queue.put(self._DONE)
+        self._thread.join()
+        self._stream.close()
 
 
 def _deflate(level: int, history: bytes, block: Buffer, final: bool) -> tuple[bytes, int, int]:
@@ -399,6 +455,14 @@ def _deflate(level: int, history: bytes, block: Buffer, final: bool) -> tuple[by
 def _store(history: bytes, block: Buffer, final: bool) -> tuple[bytes, int, int]:
     """The zip level 0 counterpart of _deflate."""
     return bytes(block), zlib_ng.crc32(block), len(block)
+
+
+_Result = tuple[bytes, int, int]  # data, CRC-32 and length of the input
+_Job = Callable[[bytes, Buffer, bool], _Result]
+
+
+def _run_batch(jobs: list[tuple[_Job, bytes]]) -> list[_Result]:
+    return [job(b"", data, True) for job, data in jobs]
 
 
 def _le32(value: int) -> bytes:
@@ -486,6 +550,18 @@ class _XzCodec:
         index += _le32(zlib.crc32(index))
         backward = _le32(len(index) // 4 - 1) + _XZ_FLAGS
         return index + _le32(zlib.crc32(backward)) + backward + b"YZ"
+
+
+def _xz_threads(threads: int, preset: int) -> int:
+    """Fewer threads when their memory would pass a quarter of the RAM, as xz -T0 does.
+
+    Each thread needs about 20 dictionaries: the compressor, and blocks in and out.
+    """
+    try:
+        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not on this platform
+        return threads
+    return max(1, min(threads, ram // 4 // (20 << _XZ_DICT_LOG2[preset])))
 
 
 _BZ_END = 0x177245385090  # bzip2 end-of-stream marker
@@ -683,14 +759,14 @@ class _TarWriter(_FileWriter):
             self._stream.write(self._buf)
             self._buf = bytearray()
 
-    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+    def _add(self, entry: ArchiveEntry, content: Content) -> None:
         if entry.kind != "file":
             self._put(_tar_header(entry, 0))
             return
-        self._put(_tar_header(entry, size))
-        for piece in _pieces(entry.name, content, size):
+        self._put(_tar_header(entry, entry.size))
+        for piece in _pieces(entry.name, content, entry.size):
             self._put(piece)
-        self._put(_ZEROS[: -size % 512])
+        self._put(_ZEROS[: -entry.size % 512])
 
     def _end(self) -> None:
         self._put(bytes(1024))
@@ -700,7 +776,7 @@ class _TarWriter(_FileWriter):
             self._stream.close()
 
     def _stop(self) -> None:
-        if isinstance(self._stream, _BlockStream):
+        if isinstance(self._stream, (_BlockStream, _BackgroundStream)):
             self._stream.abort()
         elif self._stream is not self._raw:
             self._stream.close()  # stops the compressor's threads
@@ -727,7 +803,8 @@ class _ZipMember:
     attr: int
     size: int
     zip64: bool
-    offset: int = 0
+    offset: int = 0  # of the local header
+    data: int = 0  # offset of the stored data
     crc: int = 0
     csize: int = 0
 
@@ -737,24 +814,28 @@ class _ZipWriter(_FileWriter):
 
     Modes and symlinks are stored as Info-ZIP does. Times are stored as UTC (DOS times
     have no zone) plus the exact mtime in an extended-timestamp field, so the output does
-    not depend on the local time zone. Each file's header is patched with its CRC and
-    compressed size once its data is written, so no data descriptors are needed.
+    not depend on the local time zone. A file over one block has its header patched with
+    its CRC and compressed size once its data is written, so no data descriptors are needed.
     """
 
     def __init__(self, path: str, temp: str, raw: BinaryIO, level: int, threads: int) -> None:
         super().__init__(path, temp, raw)
-        self._pipeline = _Pipeline(threads)
+        self._pipeline = _Pipeline(threads, CHUNK)
         self._job = functools.partial(_deflate, level) if level else _store
         self._method = 8 if level else 0
         self._offset = 0
         self._central = bytearray()
         self._count = 0
+        self._batch: list[tuple[_ZipMember, _Job, bytes]] = []
+        self._batch_size = 0
+        self._members: dict[str, _ZipMember] = {}  # files, for hard links to copy
+        self._reader: BinaryIO | None = None
 
     def _write(self, data: Buffer) -> None:
         self._raw.write(data)
         self._offset += len(data)
 
-    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+    def _add(self, entry: ArchiveEntry, content: Content) -> None:
         name = entry.name + "/" if entry.kind == "dir" else entry.name
         try:
             raw_name = name.encode()
@@ -772,45 +853,98 @@ class _ZipWriter(_FileWriter):
             extra = struct.pack("<HHBi", 0x5455, 5, 1, entry.mtime)
         if entry.kind == "dir":
             attr = (stat.S_IFDIR | entry.mode) << 16 | 0x10  # and the MS-DOS directory bit
-            self._literal(_ZipMember(raw_name, flags, 0, dos, extra, attr, 0, False), b"")
+            member = _ZipMember(raw_name, flags, 0, dos, extra, attr, 0, False)
+            self._batched(member, _store, b"")
         elif entry.kind == "symlink":
             attr = (stat.S_IFLNK | entry.mode) << 16
             target = entry.target.encode("utf-8", "surrogateescape")
             member = _ZipMember(raw_name, flags, 0, dos, extra, attr, len(target), False)
-            self._literal(member, target)
+            self._batched(member, _store, target)
+        elif entry.kind == "hardlink":
+            source = self._members[entry.target]
+            attr = (stat.S_IFREG | entry.mode) << 16
+            member = _ZipMember(
+                raw_name, flags, source.method, dos, extra, attr, source.size, source.zip64
+            )
+            self._members[entry.name] = member
+            self._flush_batch()  # the copy must come after the data it copies
+            self._pipeline.then(functools.partial(self._copy, member, source))
         else:
+            size = entry.size
             attr = (stat.S_IFREG | entry.mode) << 16
             zip64 = size * 21 > _ZIP64_LIMIT * 20  # room for deflate's worst case
             member = _ZipMember(raw_name, flags, self._method, dos, extra, attr, size, zip64)
-            self._pipeline.then(functools.partial(self._start, member))
-            then = functools.partial(self._block, member)
-            if not size:
-                self._pipeline.submit(self._job, b"", b"", True, then=then)
-            history = b""
-            done = 0
-            for piece in _pieces(entry.name, content, size):
-                for start in range(0, len(piece), CHUNK):
-                    block = piece[start : start + CHUNK]
-                    done += len(block)
-                    self._pipeline.submit(self._job, history, block, done == size, then=then)
-                    history = bytes(block[-(1 << 15) :])  # deflate's window
-            self._pipeline.then(functools.partial(self._end_member, member))
+            self._members[entry.name] = member
+            if size <= CHUNK:
+                self._batched(member, self._job, b"".join(_pieces(entry.name, content, size)))
+            else:
+                self._flush_batch()
+                self._blocks(entry.name, member, content, size)
 
-    def _literal(self, member: _ZipMember, data: bytes) -> None:
-        """A member whose data is at hand: written whole, in order, with no patching."""
-        member.crc = zlib.crc32(data)
-        member.csize = len(data)
+    def _batched(self, member: _ZipMember, job: _Job, data: bytes) -> None:
+        """Queue a member of one block; its header is complete when it is written.
 
-        def write() -> None:
+        Small members go to the threads in batches: a job per file costs more in thread
+        hand-offs than compressing a typical small file.
+        """
+        self._batch.append((member, job, data))
+        self._batch_size += len(data)
+        if self._batch_size >= CHUNK or len(self._batch) >= 1024:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if not self._batch:
+            return
+        members = [member for member, _, _ in self._batch]
+        jobs = [(job, data) for _, job, data in self._batch]
+        then = functools.partial(self._write_batch, members)
+        self._pipeline.submit(_run_batch, self._batch_size, jobs, then=then)
+        self._batch = []
+        self._batch_size = 0
+
+    def _write_batch(self, members: list[_ZipMember], results: list[_Result]) -> None:
+        for member, (data, crc, _) in zip(members, results, strict=True):
+            member.crc = crc
+            member.csize = len(data)
             self._start(member)
             self._write(data)
             self._record(member)
 
-        self._pipeline.then(write)
+    def _blocks(self, name: str, member: _ZipMember, content: Content, size: int) -> None:
+        """A member of many blocks, compressed in parallel, its header patched at the end."""
+        self._pipeline.then(functools.partial(self._start, member))
+        then = functools.partial(self._block, member)
+        history = b""
+        done = 0
+        for piece in _pieces(name, content, size):
+            for start in range(0, len(piece), CHUNK):
+                block = piece[start : start + CHUNK]
+                done += len(block)
+                last = done == size
+                self._pipeline.submit(self._job, len(block), history, block, last, then=then)
+                history = bytes(block[-(1 << 15) :])  # deflate's window
+        self._pipeline.then(functools.partial(self._end_member, member))
+
+    def _copy(self, member: _ZipMember, source: _ZipMember) -> None:
+        """A hard link: zip has none, so it gets a copy of the linked member's stored data."""
+        member.crc = source.crc
+        member.csize = source.csize
+        self._start(member)
+        self._raw.flush()
+        if self._reader is None:
+            self._reader = open(self._temp, "rb")  # noqa: SIM115 (closed at the end)
+        self._reader.seek(source.data)
+        left = source.csize
+        while left:
+            piece = self._reader.read(min(left, CHUNK))
+            left -= len(piece)
+            self._write(piece)
+        self._record(member)
 
     def _start(self, member: _ZipMember) -> None:
         member.offset = self._offset
         self._write(self._local_header(member))
+        member.data = self._offset
 
     def _block(self, member: _ZipMember, result: tuple[bytes, int, int]) -> None:
         data, crc, size = result
@@ -885,7 +1019,9 @@ class _ZipWriter(_FileWriter):
         self._count += 1
 
     def _end(self) -> None:
+        self._flush_batch()
         self._pipeline.drain()
+        self._close_reader()
         start, size, count = self._offset, len(self._central), self._count
         self._write(self._central)
         if count >= _ZIP_COUNT_LIMIT or start >= _ZIP64_LIMIT or size >= _ZIP64_LIMIT:
@@ -898,6 +1034,11 @@ class _ZipWriter(_FileWriter):
 
     def _stop(self) -> None:
         self._pipeline.abort()
+        self._close_reader()
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
 
 
 # --- dir ---------------------------------------------------------------------------------
@@ -924,7 +1065,7 @@ class _DirWriter(ArchiveWriter):
             os.mkdir(os.path.join(self._temp, parent))
             self._dirnames.add(parent)
 
-    def _add(self, entry: ArchiveEntry, content: Content, size: int) -> None:
+    def _add(self, entry: ArchiveEntry, content: Content) -> None:
         self._parent(entry.name)
         dest = os.path.join(self._temp, entry.name)
         mtime = entry.mtime
@@ -941,7 +1082,7 @@ class _DirWriter(ArchiveWriter):
             os.link(os.path.join(self._temp, entry.target), dest)
         else:
             with open(dest, "xb") as out:
-                for piece in _pieces(entry.name, content, size):
+                for piece in _pieces(entry.name, content, entry.size):
                     out.write(piece)
             os.chmod(dest, entry.mode)
             os.utime(dest, (mtime, mtime))
@@ -995,10 +1136,10 @@ def _file_writer(
     assert level is not None  # every other format compresses
     if fmt == "zip":
         return _ZipWriter(path, temp, raw, level, threads)
-    stream: _Stream
     if fmt == "tar.zst":
         compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-        stream = compressor.stream_writer(raw, closefd=False)
-    else:
-        stream = _BlockStream(raw, _CODECS[fmt](level), threads)
-    return _TarWriter(path, temp, raw, stream)
+        stream = _BackgroundStream(compressor.stream_writer(raw, closefd=False))
+        return _TarWriter(path, temp, raw, stream)
+    if fmt == "tar.xz":
+        threads = _xz_threads(threads, level)
+    return _TarWriter(path, temp, raw, _BlockStream(raw, _CODECS[fmt](level), threads))

@@ -37,11 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
     pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip or dir")
     pack.add_argument("--force", action="store_true", help="overwrite an existing output")
-    pack.add_argument("--ignore-missing-files", action="store_true")
-    pack.add_argument("--ignore-editable-packages", action="store_true")
+    pack.add_argument(
+        "--ignore-missing-files", action="store_true", help="pack even if package files are missing"
+    )
+    pack.add_argument(
+        "--ignore-editable-packages",
+        action="store_true",
+        help="pack even with editable pip installs (their sources stay behind)",
+    )
     pack.add_argument("--zstd", action="store_true", help="tar.zst output")
-    pack.add_argument("--zstd-compression-level", type=int, metavar="1..22")
-    pack.add_argument("--compression-level", type=int, metavar="N")
+    pack.add_argument(
+        "--zstd-compression-level", type=int, metavar="1..22", help="zstd level (default 1)"
+    )
+    pack.add_argument(
+        "--compression-level", type=int, metavar="N", help="level for the chosen format"
+    )
     pack.add_argument("-j", "--threads", type=int, default=0, help="0: all cores (default)")
     pack.add_argument("--arch", help="override the detected subdir, e.g. linux-64")
     pack.add_argument("--platform", help="override the detected subdir, e.g. linux-aarch64")
@@ -63,9 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--no-backup", action="store_true", help="remove without a backup")
 
     pkg = p.add_argument_group("conda package from the untracked files")
-    pkg.add_argument("--pkg-name")
-    pkg.add_argument("--pkg-version", default="0.0")
-    pkg.add_argument("--pkg-build", default="0")
+    pkg.add_argument("--pkg-name", metavar="NAME", help="build a conda package of them")
+    pkg.add_argument("--pkg-version", default="0.0", metavar="VERSION", help="default 0.0")
+    pkg.add_argument("--pkg-build", default="0", metavar="N", help="build number, default 0")
 
     out = p.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="count", default=0)

@@ -7,6 +7,7 @@ import io
 import os
 import random
 import stat
+import struct
 import tarfile
 import time
 import zipfile
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from conda_package.core import archive
 from conda_package.core.archive import (
     EXTENSIONS,
     FORMATS,
@@ -44,6 +46,7 @@ TREE: list[tuple[str, str, int, bytes | str | None]] = [
     ("lib/empty.txt", "file", 0o644, b""),
     ("lib/long-link", "symlink", 0o777, "../" + LONG),
     ("lib/read-only.txt", "file", 0o444, b"read only\n"),
+    ("lib/read-only-hard.txt", "hardlink", 0o444, "lib/read-only.txt"),
     (UNICODE_DIR, "dir", 0o755, None),
     (UNICODE_DIR + "/fïle with spaces.txt", "file", 0o600, "ünïcode\n".encode()),
     ("ro", "dir", 0o555, None),
@@ -79,15 +82,15 @@ def entries(src: Path) -> Iterator[tuple[ArchiveEntry, bytes | Path | None]]:
                 content = src / "big"
                 content.write_bytes(BIG)
             yield ArchiveEntry(name, kind, mode, mtime, len(value)), content
-        elif kind == "hardlink":
-            yield ArchiveEntry(name, kind, mode, mtime, target=str(value)), BIG
-        elif kind == "symlink":
+        elif kind in ("hardlink", "symlink"):
             yield ArchiveEntry(name, kind, mode, mtime, target=str(value)), None
         else:
             yield ArchiveEntry(name, kind, mode, mtime), None
 
 
-def write(tmp_path: Path, fmt: str, level: int | None = None, *, threads: int = 0, stem="out"):
+def write(
+    tmp_path: Path, fmt: str, level: int | None = None, *, threads: int = 0, stem: str = "out"
+) -> Path:
     src = tmp_path / "src"
     src.mkdir(exist_ok=True)
     out = output_path(tmp_path, fmt, stem)
@@ -128,7 +131,9 @@ def read_zip(path: Path) -> dict[str, tuple]:
         for info in zf.infolist():
             mode = info.external_attr >> 16
             data = zf.read(info)
-            mtime = MTIME + 2 * [t[0] for t in TREE].index(info.filename.rstrip("/"))
+            # The exact mtime is in the extended-timestamp field; DOS time is UTC.
+            assert info.extra[:5] == b"UT\x05\x00\x01"
+            (mtime,) = struct.unpack("<i", info.extra[5:9])
             assert info.date_time == time.gmtime(mtime)[:6]
             if stat.S_ISDIR(mode):
                 assert info.filename.endswith("/") and info.external_attr & 0x10
@@ -142,10 +147,13 @@ def read_zip(path: Path) -> dict[str, tuple]:
 
 
 def read_dir(path: Path) -> dict[str, tuple]:
+    """The tree in TREE's order, so the first name of an inode is the file, later ones links."""
+    names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
+    assert names == sorted(t[0] for t in TREE)
     found = {}
     inodes: dict[int, str] = {}
-    for item in sorted(path.rglob("*")):
-        name = item.relative_to(path).as_posix()
+    for name in [t[0] for t in TREE]:
+        item = path / name
         st = item.lstat()
         mode, mtime = stat.S_IMODE(st.st_mode), int(st.st_mtime)
         if item.is_symlink():
@@ -162,12 +170,13 @@ def read_dir(path: Path) -> dict[str, tuple]:
 
 def expected(fmt: str) -> dict[str, tuple]:
     result = {}
+    names = [t[0] for t in TREE]
     for i, (name, kind, mode, value) in enumerate(TREE):
         mtime = MTIME + 2 * i
-        if kind == "hardlink" and fmt == "zip":  # zip stores a copy
-            kind, value = "file", BIG
+        if kind == "hardlink" and fmt == "zip":  # zip copies the linked member
+            kind, value = "file", TREE[names.index(str(value))][3]
         elif kind == "hardlink" and fmt == "dir":  # one inode: the linked file's times
-            mtime = MTIME + 2 * [t[0] for t in TREE].index(str(value))
+            mtime = MTIME + 2 * names.index(str(value))
         if fmt == "dir" and kind == "symlink":
             mode = 0o777  # Linux ignores symlink modes
         result[name] = (kind, mode, mtime, value)
@@ -187,6 +196,15 @@ def test_round_trip(tmp_path: Path, fmt: str, level: int | None) -> None:
     out = write(tmp_path, fmt, level)
     assert read_back(out, fmt) == expected(fmt)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["src", out.name])
+
+
+def test_zip64(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the limits lowered, sizes, offsets and the entry count all take the zip64 path."""
+    monkeypatch.setattr(archive, "_ZIP64_LIMIT", 100)
+    monkeypatch.setattr(archive, "_ZIP_COUNT_LIMIT", 3)
+    out = write(tmp_path, "zip")
+    assert b"PK\x06\x06" in out.read_bytes()[-200:]  # zip64 end of central directory
+    assert read_zip(out) == expected("zip")
 
 
 @pytest.mark.parametrize(("fmt", "level"), [*[(f, None) for f in FORMATS], ("tar.xz", 0)])
@@ -306,19 +324,22 @@ def test_add_checks(tmp_path: Path) -> None:
             writer.add(ArchiveEntry("g", "file", 0o644, size=5), b"x")
 
 
-def test_dir_output_creates_missing_parents_but_not_through_links(tmp_path: Path) -> None:
+def test_dir_output_creates_missing_parents(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with open_writer(str(out), "dir") as writer:
         writer.add(ArchiveEntry("a/b/c.txt", "file", 0o644, size=1), b"c")
+        writer.add(ArchiveEntry("a/b", "dir", 0o555))
+        writer.commit()
+    assert (out / "a" / "b" / "c.txt").read_bytes() == b"c"
+    assert stat.S_IMODE((out / "a" / "b").stat().st_mode) == 0o555
+
+
+def test_dir_output_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    with open_writer(str(tmp_path / "out"), "dir") as writer:
         writer.add(ArchiveEntry("link", "symlink", 0o777, target=str(tmp_path)))
         with pytest.raises(ValueError, match="not a directory"):
             writer.add(ArchiveEntry("link/escape.txt", "file", 0o644, size=1), b"e")
-    writer2 = open_writer(str(out), "dir")
-    with writer2:
-        writer2.add(ArchiveEntry("a/b/c.txt", "file", 0o644, size=1), b"c")
-        writer2.commit()
-    assert (out / "a" / "b" / "c.txt").read_bytes() == b"c"
-    assert not (tmp_path / "escape.txt").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_pax_headers_for_what_ustar_cannot_hold(tmp_path: Path) -> None:
@@ -366,8 +387,9 @@ def test_levels() -> None:
     assert validate_level("tar.xz", 0) == 0
     assert validate_level("zip", 0) == 0
     assert validate_level("tar", None) is None
-    for fmt, level in [("tar.zst", 0), ("tar.zst", 23), ("tar.gz", 0), ("tar.gz", 10),
-                       ("tar.bz2", 0), ("tar.xz", -1), ("tar.xz", 10), ("zip", 10)]:  # fmt: skip
+    wrong = [("tar.zst", 0), ("tar.zst", 23), ("tar.gz", 0), ("tar.gz", 10), ("tar.bz2", 0)]
+    wrong += [("tar.xz", -1), ("tar.xz", 10), ("zip", 10)]
+    for fmt, level in wrong:
         with pytest.raises(UsageError, match=rf"level {level} is out of range for {fmt}"):
             validate_level(fmt, level)
     for fmt in ("tar", "dir"):
