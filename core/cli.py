@@ -243,6 +243,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         arch=args.arch,
         platform=args.platform,
         relocate_prefix=args.relocate_prefix,
+        fix_rpath=args.fix_rpath,
         dry_run=args.dry_run,
     )
     env = Environment.load(_prefix(args))

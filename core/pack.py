@@ -14,12 +14,13 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from . import __version__
 from .activation import activate_scripts
 from .archive import ArchiveEntry, default_level, format_from_path, open_writer, validate_level
+from .elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
 from .environment import Environment
 from .errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
 from .plan import STATE_DIR, PackPlan, PlanEntry, make_plan
@@ -54,6 +55,7 @@ class PackOptions:
     arch: str | None = None
     platform: str | None = None
     relocate_prefix: str | None = None
+    fix_rpath: bool = False
     dry_run: bool = False
 
 
@@ -65,6 +67,7 @@ class Prepared:
     relocation: dict | None = None
     finding: str | None = None
     verified: bool = False
+    rpath_fixes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -76,6 +79,7 @@ class PackResult:
     relocations: list[dict] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     restored: int = 0
+    rpath_fixes: list[tuple[str, str, str]] = field(default_factory=list)  # path, old, new
     bytes_in: int = 0
     bytes_out: int = 0
     seconds: float = 0.0
@@ -146,18 +150,42 @@ def _record_bytes(path: str) -> bytes:
 class _Preparer:
     """Per-entry work done in worker threads: read, restore and verify, or search."""
 
-    def __init__(self, env: Environment, relocate_prefix: str | None, dry_run: bool):
+    def __init__(self, env: Environment, options: PackOptions):
         self.env = env
         self.prefixes = [env.prefix] + ([env.real_prefix] if env.real_prefix != env.prefix else [])
-        self.relocate_prefix = relocate_prefix
-        self.dry_run = dry_run
+        self.relocate_prefix = options.relocate_prefix
+        self.dry_run = options.dry_run
+        self.fix_rpath = options.fix_rpath
 
     def needs_worker(self, entry: PlanEntry) -> bool:
         if entry.kind != "file":
             return False
         if entry.action == "copy":
-            return not self.dry_run and entry.size <= SMALL_FILE
+            return self.fix_rpath or (not self.dry_run and entry.size <= SMALL_FILE)
         return True
+
+    def _fix_rpath(self, entry: PlanEntry, data: bytes) -> tuple[bytes, tuple]:
+        """Absolute RPATH/RUNPATH entries into the prefix become $ORIGIN-relative, in the
+        archived copy only; files whose record covers the prefix are left to conda-unpack."""
+        if entry.action == "restore" or not is_elf(data[:4]):
+            return data, ()
+        try:
+            info = read_elf(data)
+        except ElfError:
+            return data, ()
+        if not any(e.startswith(p) for e in info.rpath + info.runpath for p in self.prefixes):
+            return data, ()
+
+        def to_origin(value: str) -> str:
+            for prefix in self.prefixes:
+                relative = origin_relative(value, entry.name, prefix)
+                if relative is not None:
+                    return relative
+            return value
+
+        buffer = bytearray(data)
+        fixes = tuple(rewrite_rpath(buffer, to_origin))
+        return (bytes(buffer), fixes) if fixes else (data, ())
 
     def __call__(self, entry: PlanEntry) -> Prepared:
         if entry.action == "record":
@@ -165,13 +193,14 @@ class _Preparer:
             return Prepared(_record_bytes(path))
         with _open_source(os.path.join(self.env.prefix, entry.name)) as fh:
             data = fh.read()
+        fixes: tuple = ()
+        if self.fix_rpath:
+            data, fixes = self._fix_rpath(entry, data)
         if entry.action == "copy":
-            return Prepared(data)
-        if entry.action == "restore":
-            prepared = self._restore(entry, data)
-            if prepared is not None:
-                return prepared
-        return self._search(entry, data)
+            return Prepared(data, rpath_fixes=fixes)
+        prepared = self._restore(entry, data) if entry.action == "restore" else None
+        prepared = prepared or self._search(entry, data)
+        return replace(prepared, rpath_fixes=fixes) if fixes else prepared
 
     def _final(self, data: bytes, old: str, mode: str) -> bytes:
         if self.relocate_prefix is None:
@@ -312,7 +341,7 @@ def pack(
         relocate_prefix=relocate,
     )
     result = PackResult(None if options.dry_run else output, fmt, plan)
-    prep = _Preparer(env, relocate, options.dry_run)
+    prep = _Preparer(env, options)
     total_files, total_bytes = len(plan.entries), plan.total_bytes
     done_files = done_bytes = 0
     last_report = 0.0
@@ -336,6 +365,7 @@ def pack(
                     if prepared.finding:
                         result.findings.append(prepared.finding)
                     result.restored += prepared.verified
+                    result.rpath_fixes += [(entry.name, *fix) for fix in prepared.rpath_fixes]
                     if writer is not None:
                         _write(writer, env, entry, prepared)
                     result.names.append(entry.name)

@@ -39,6 +39,7 @@ def summary_lines(result: PackResult) -> list[str]:
         + (f"{room} bytes" if room is not None else "any (no binary holds the prefix)"),
         f"# findings: {len(result.findings)}",
     ]
+    lines += [f"# RPATH rewritten: {path}: {old} -> {new}" for path, old, new in result.rpath_fixes]
     lines += [f"  - {f}" for f in result.findings]
     return lines
 
@@ -90,5 +91,7 @@ def print_done(result: PackResult, started: float) -> None:
         f" ({human_bytes(result.bytes_out)}{ratio}) in {time.perf_counter() - started:.1f} s",
         file=sys.stderr,
     )
+    for path, old, new in result.rpath_fixes:
+        print(f"fixed RPATH of {path}: {old} -> {new}", file=sys.stderr)
     for finding in result.findings:
         print(f"warning: {finding}", file=sys.stderr)
