@@ -52,7 +52,6 @@ class RichProgress:
         from rich.progress import (
             BarColumn,
             DownloadColumn,
-            MofNCompleteColumn,
             TextColumn,
             TimeRemainingColumn,
             TransferSpeedColumn,
@@ -62,7 +61,7 @@ class RichProgress:
         self.bar = Bar(
             TextColumn("[bold]packing"),
             BarColumn(),
-            MofNCompleteColumn(),
+            TextColumn("{task.fields[files]} files"),
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
@@ -70,7 +69,7 @@ class RichProgress:
             console=Console(stderr=True),
             transient=True,
         )
-        self.task = self.bar.add_task("pack", total=None, current="")
+        self.task = self.bar.add_task("pack", total=None, current="", files="0")
 
     def __enter__(self) -> RichProgress:
         self.bar.start()
@@ -81,7 +80,10 @@ class RichProgress:
 
     def __call__(self, p: Progress) -> None:
         current = p.current if len(p.current) < 40 else "…" + p.current[-39:]
-        self.bar.update(self.task, total=p.total_bytes, completed=p.done_bytes, current=current)
+        files = f"{p.done_files}/{p.total_files}"
+        self.bar.update(
+            self.task, total=p.total_bytes, completed=p.done_bytes, current=current, files=files
+        )
 
 
 def print_done(result: PackResult, started: float) -> None:
