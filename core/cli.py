@@ -210,6 +210,18 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
+    """The --check summary, for --dry-run: what the move would break, before packing."""
+    from .analysis import analyse, default_cache, target_findings
+    from .check import summary_line
+
+    cache = default_cache(env.prefix)
+    report = analyse(env, threads=args.threads, cache=cache)
+    cache.save()
+    extra = target_findings(env, report, args.relocate_prefix) if args.relocate_prefix else ()
+    return summary_line(report, extra) + " (details: --check)"
+
+
 def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
@@ -269,6 +281,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         )
     elif args.dry_run:
         print("\n".join(summary_lines(result)))
+        print(_analysis_summary(env, args))
         if args.verbose:
             for entry in result.plan.entries:
                 print(f"{entry.action:8} {entry.kind:8} {entry.name}")
@@ -313,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"conda-package: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("conda-package: interrupted; nothing was written", file=sys.stderr)
         return 130

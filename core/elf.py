@@ -34,9 +34,14 @@ SUBDIR_MACHINES: dict[str, tuple[str, int, bool]] = {
 
 # Where glibc's ld.so looks last (its trusted directories), for both multiarch layouts.
 DEFAULT_LIB_DIRS = (
-    "/lib64", "/usr/lib64", "/lib", "/usr/lib",
-    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-    "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
 )
 
 
@@ -62,7 +67,10 @@ DT_SONAME = ENUM_D_TAG["DT_SONAME"]
 DT_RPATH = ENUM_D_TAG["DT_RPATH"]
 DT_RUNPATH = ENUM_D_TAG["DT_RUNPATH"]
 _STRING_TAGS = {
-    DT_NEEDED: "DT_NEEDED", DT_SONAME: "DT_SONAME", DT_RPATH: "DT_RPATH", DT_RUNPATH: "DT_RUNPATH",
+    DT_NEEDED: "DT_NEEDED",
+    DT_SONAME: "DT_SONAME",
+    DT_RPATH: "DT_RPATH",
+    DT_RUNPATH: "DT_RUNPATH",
 }
 PN_XNUM = 0xFFFF
 
@@ -101,10 +109,16 @@ class _Layout:
 def _layout(elf_class: int, little: bool) -> _Layout:
     e = "<" if little else ">"
     if elf_class == 64:
-        return _Layout(struct.Struct(e + "HHIQQQIHHHHHH"), struct.Struct(e + "IIQQQQQQ"),
-                       e + "qQ", 16, (0, 2, 3, 5))
-    return _Layout(struct.Struct(e + "HHIIIIIHHHHHH"), struct.Struct(e + "IIIIIIII"),
-                   e + "iI", 8, (0, 1, 2, 4))
+        return _Layout(
+            struct.Struct(e + "HHIQQQIHHHHHH"),
+            struct.Struct(e + "IIQQQQQQ"),
+            e + "qQ",
+            16,
+            (0, 2, 3, 5),
+        )
+    return _Layout(
+        struct.Struct(e + "HHIIIIIHHHHHH"), struct.Struct(e + "IIIIIIII"), e + "iI", 8, (0, 1, 2, 4)
+    )
 
 
 _LAYOUTS = {(c, le): _layout(c, le) for c in (32, 64) for le in (True, False)}
@@ -203,8 +217,9 @@ def _parse(data: bytes | bytearray) -> _Parsed:
                 break
         else:
             raise ElfError(f"DT_STRTAB address {addr:#x} is not in any PT_LOAD segment")
-    return _Parsed(elf_class, little, e_machine, e_type, interp, dyn_seg is not None,
-                   tuple(dynamic), strtab)
+    return _Parsed(
+        elf_class, little, e_machine, e_type, interp, dyn_seg is not None, tuple(dynamic), strtab
+    )
 
 
 def _decode(raw: bytes) -> str:
@@ -331,8 +346,7 @@ def resolve_needed(
     entries = [*(() if info.runpath else info.rpath), *info.runpath]
     dirs = [expand_origin(entry, file_dir) for entry in entries]
     search = [
-        d for d in dict.fromkeys([*dirs, *search_extra, *system_lib_dirs()])
-        if posixpath.isabs(d)
+        d for d in dict.fromkeys([*dirs, *search_extra, *system_lib_dirs()]) if posixpath.isabs(d)
     ]
     found: dict[str, str | None] = {}
     for name in info.needed:

@@ -147,8 +147,12 @@ def _size_changed(item: dict, found: os.stat_result, prefix: str) -> bool:
     if placeholder and item.get("file_mode") != "binary":
         # conda records the packaged size; every occurrence of the placeholder changed it
         # by the same amount (rattler records the installed size: equal, never here).
-        step = len(prefix.encode()) - len(placeholder.encode())
-        return step == 0 or (found.st_size - size) % step != 0
+        # The files may spell the prefix with or without its symlinks resolved.
+        for spelling in {prefix, os.path.realpath(prefix)}:
+            step = len(spelling.encode()) - len(placeholder.encode())
+            if step and (found.st_size - size) % step == 0:
+                return False
+        return True
     return True
 
 
