@@ -1,10 +1,152 @@
-"""Entry point of conda-package-tui (placeholder until the TUI issue lands)."""
+"""conda-package-tui: browse environments, review relocation, pack with live progress."""
 
+from __future__ import annotations
+
+import argparse
 import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import ClassVar
+
+from conda_package.core import __version__
+from conda_package.core.discovery import DiscoveredEnvironment, discover, resolve_name
+from conda_package.core.errors import CondaPackageError
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from .env_list import EnvironmentListScreen
+from .env_screen import EnvironmentScreen
+from .messages import LeaveEnvironment, OpenEnvironment
+from .modals import HelpScreen, OpenPrefixModal
+
+Command = tuple[str, str, Callable[[], object]]
 
 
-def main() -> int:
-    print(
-        "conda-package-tui: the terminal UI is not built yet; use conda-package.", file=sys.stderr
+class ActionCommands(Provider):
+    """The main actions in the command palette (ctrl+p), for the screen it was opened on."""
+
+    def commands(self) -> Iterator[Command]:
+        app = self.app
+        assert isinstance(app, CondaPackageApp)
+        yield ("Open an environment by path", "type a prefix", app.action_open_prefix)
+        yield ("List environments", "every environment found", app.show_environment_list)
+        screen = self.screen
+        if isinstance(screen, EnvironmentScreen):
+            yield ("Pack this environment", "go to the pack form", screen.action_pack)
+            yield ("Analyse relocation again", "re-read changed files", screen.action_analyse)
+            yield (
+                "Remove untracked files",
+                "back them up, then delete them",
+                screen.action_remove_untracked,
+            )
+            yield (
+                "Build a package from untracked files",
+                "a .conda of the files no package owns",
+                screen.action_build_package,
+            )
+            yield ("Filter files", "narrow the files tree", screen.action_filter)
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self.commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self.commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+
+
+class CondaPackageApp(App[None]):
+    """Starts on the environment list, or straight in one environment when given a prefix.
+
+    `find_environments` and `clock` are replaceable so tests and screenshots see a fixed
+    machine and a fixed time.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "conda-package"
+    COMMANDS = App.COMMANDS | {ActionCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("o", "open_prefix", "Open path", show=False),
+    ]
+
+    def __init__(
+        self,
+        prefix: str | None = None,
+        *,
+        find_environments: Callable[[], list[DiscoveredEnvironment]] = discover,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.find_environments = find_environments
+        self.clock = clock
+
+    def on_mount(self) -> None:
+        if self.prefix is not None:
+            self.push_screen(EnvironmentScreen(self.prefix, self.clock))
+        else:
+            self.show_environment_list()
+
+    def show_environment_list(self) -> None:
+        """Back to the list under the open screens, or a new one if the app began elsewhere."""
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, EnvironmentListScreen):
+            self.pop_screen()
+        if isinstance(self.screen, EnvironmentListScreen):
+            return
+        screen = EnvironmentListScreen(self.find_environments())
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def on_open_environment(self, message: OpenEnvironment) -> None:
+        self.push_screen(EnvironmentScreen(message.prefix, self.clock))
+
+    def on_leave_environment(self, _: LeaveEnvironment) -> None:
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        else:
+            self.show_environment_list()
+
+    def action_open_prefix(self) -> None:
+        def opened(prefix: str | None) -> None:
+            if prefix:
+                self.push_screen(EnvironmentScreen(prefix, self.clock))
+
+        self.push_screen(OpenPrefixModal(), opened)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def parse_prefix(argv: list[str] | None = None) -> str | None:
+    """The environment the command line names; None starts on the list of environments."""
+    parser = argparse.ArgumentParser(
+        prog="conda-package-tui",
+        description="Browse conda environments, review relocation and pack them.",
     )
-    return 2
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("prefix", nargs="?", help="the environment to open")
+    where.add_argument("-p", "--prefix", dest="prefix_option", metavar="PREFIX", help="the same")
+    where.add_argument("-n", "--name", help="an environment's name, found as conda would")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    args = parser.parse_args(argv)
+    if args.name:
+        return resolve_name(args.name)
+    return args.prefix or args.prefix_option
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        prefix = parse_prefix(argv)
+    except CondaPackageError as exc:
+        print(f"conda-package-tui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    CondaPackageApp(prefix).run()
+    return 0

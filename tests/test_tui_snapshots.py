@@ -1,0 +1,169 @@
+"""Snapshots of the TUI's main screens (pytest-textual-snapshot).
+
+The pictures must be the same on every machine: the environment is installed from the
+tests' own packages at a fixed path (its content then depends on nothing else: conda-meta,
+where install-time paths live, is not part of an environment's files), the clock is
+frozen, the working directory is fixed, and nothing timed is on screen.
+Update with `pytest tests/test_tui_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conda_package.core.discovery import DiscoveredEnvironment
+from conda_package.tui.app import CondaPackageApp
+from realenv import install
+from test_tui import find_node, settle
+from textual.pilot import Pilot
+from textual.widgets import Input, TabbedContent, Tree
+
+ROOT = Path("/tmp/conda-package-tui-snapshots")
+PREFIX = ROOT / "env"
+CLOCK = calendar.timegm((2024, 5, 6, 7, 8, 9))
+
+
+@pytest.fixture(scope="module")
+def snapshot_env(small_channel) -> Iterator[Path]:
+    """The fixed environment, held under a lock so two runs on one machine do not clash."""
+    ROOT.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{ROOT}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(ROOT, ignore_errors=True)
+        install(small_channel, ["tool", "data"], PREFIX, ROOT / "pkgs")
+        shutil.rmtree(ROOT / "pkgs")
+        (PREFIX / "share" / "notes.txt").write_text("written by hand, owned by no package\n")
+        (PREFIX / "bin" / "here").symlink_to(PREFIX / "share" / "data" / "a.txt")
+        for path in PREFIX.rglob("*"):  # modes are on screen: not the machine's umask
+            if path.is_file() and not path.is_symlink():
+                path.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
+        try:
+            yield PREFIX
+        finally:
+            shutil.rmtree(ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def fixed_machine(snapshot_env, monkeypatch, tmp_path_factory) -> Path:
+    """The fixed environment, seen from a fixed working directory."""
+    monkeypatch.chdir(ROOT)  # default output and backup paths are relative to it
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    return snapshot_env
+
+
+@pytest.fixture
+def app(fixed_machine) -> CondaPackageApp:
+    return CondaPackageApp(str(fixed_machine), clock=lambda: CLOCK)
+
+
+async def ready(pilot: Pilot, tab: str | None = None) -> None:
+    """Everything loaded and analysed, cursors steady, on the given tab."""
+    await settle(pilot)
+    if tab is not None:
+        pilot.app.screen.query_one(TabbedContent).active = tab
+        await pilot.pause()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+
+
+def test_environment_list(snap_compare, fixed_machine):
+    found = [DiscoveredEnvironment("env", str(fixed_machine), "~/.conda/environments.txt")]
+    app = CondaPackageApp(find_environments=lambda: found, clock=lambda: CLOCK)
+    assert snap_compare(app, run_before=ready)
+
+
+def test_environment_list_empty(snap_compare):
+    assert snap_compare(CondaPackageApp(find_environments=list), run_before=ready)
+
+
+def test_overview(snap_compare, app):
+    assert snap_compare(app, run_before=ready)
+
+
+def test_packages_sorted_by_size(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot, "packages")
+        pilot.app.screen.query_one("#packages-table").sort_by("size")
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_files_filtered_with_details(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("slash", *"tool", "enter")
+        tree = pilot.app.screen.query_one("#files-tree", Tree)
+        tree.move_cursor(find_node(tree, "libtool.so"))
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_relocation(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot, "relocation")
+        tree = pilot.app.screen.query_one("#findings-tree", Tree)
+        tree.move_cursor(find_node(tree, "symlink-absolute-into-prefix"))
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_untracked(snap_compare, app):
+    assert snap_compare(app, run_before=lambda pilot: ready(pilot, "untracked"))
+
+
+def test_pack_form_with_errors(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot, "pack")
+        pilot.app.screen.query_one("#pack-level", Input).value = "30"
+        pilot.app.screen.query_one("#pack-relocate", Input).value = "/" + "long/" * 60
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_remove_confirmation(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        pilot.app.screen.action_remove_untracked()
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_build_package_form(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        pilot.app.screen.action_build_package()
+        await ready(pilot)
+        pilot.app.screen.query_one("#pkg-version", Input).value = "1.0-beta"
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_help(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_files_without_colour(snap_compare, fixed_machine, monkeypatch):
+    """NO_COLOR: badges and severities still read, as words and glyphs."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = CondaPackageApp(str(fixed_machine), clock=lambda: CLOCK)
+
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot, "files")
+        tree = pilot.app.screen.query_one("#files-tree", Tree)
+        for folder in ("bin/", "lib/", "share/"):
+            find_node(tree, folder).expand()
+        await pilot.pause()
+        tree.move_cursor(find_node(tree, "here ["))
+
+    assert snap_compare(app, run_before=run_before)

@@ -1,0 +1,204 @@
+"""One environment in tabs; loading and the relocation analysis run in thread workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from conda_package.core.analysis import AnalysisCache, RelocationReport, analyse, default_cache
+from conda_package.core.errors import Cancelled
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, Tree
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from .display import count
+from .files import FilesPane
+from .messages import JobProgress, LeaveEnvironment
+from .modals import show_failure
+from .model import LoadedEnvironment
+from .overview import OverviewPane
+from .packages import PackagesTable
+from .packing import PackPane
+from .relocation import RelocationPane
+from .untracked import EnvironmentChanged, UntrackedPane
+
+TAB_FOCUS = {
+    "packages": "#packages-table",
+    "files": "#files-tree",
+    "untracked": "#untracked-table",
+    "relocation": "#findings-tree",
+    "pack": "#pack-start",
+}
+
+
+class EnvironmentScreen(Screen[None]):
+    """Tabs are filled as the workers report; nothing here blocks on the disk."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("p", "pack", "Pack"),
+        Binding("a", "analyse", "Analyse"),
+        Binding("u", "show_tab('untracked')", "Untracked", show=False),
+        Binding("o", "app.open_prefix", "Open", show=False),
+    ]
+
+    def __init__(self, prefix: str, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.clock = clock
+        self.loaded: LoadedEnvironment | None = None
+        self.cache: AnalysisCache | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="tabs"):
+            with TabPane("Overview", id="overview"):
+                yield OverviewPane(id="overview-pane")
+            with TabPane("Packages", id="packages"):
+                yield PackagesTable(id="packages-table")
+            with TabPane("Files", id="files"):
+                yield FilesPane(id="files-pane")
+            with TabPane("Untracked", id="untracked"):
+                yield UntrackedPane(self.clock, id="untracked-pane")
+            with TabPane("Relocation", id="relocation"):
+                yield RelocationPane(id="relocation-pane")
+            with TabPane("Pack", id="pack"):
+                yield PackPane(self.clock, id="pack-pane")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.prefix
+        self.reload()
+
+    def say(self, text: str) -> None:
+        self.query_one("#status", Static).update(Text(text))
+
+    # loading
+
+    def reload(self) -> None:
+        self.query_one("#tabs", TabbedContent).loading = self.loaded is None
+        self.say(f"Loading {self.prefix}…")
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load")
+    def load(self) -> LoadedEnvironment:
+        return LoadedEnvironment.load(self.prefix)
+
+    def show_environment(self, loaded: LoadedEnvironment) -> None:
+        self.loaded = loaded
+        env = loaded.env
+        self.query_one("#tabs", TabbedContent).loading = False
+        self.query_one(OverviewPane).show_environment(loaded)
+        self.query_one(PackagesTable).show_environment(loaded)
+        self.query_one(FilesPane).show_environment(loaded)
+        self.query_one(UntrackedPane).show_environment(loaded)
+        self.query_one(PackPane).show_environment(loaded)
+        self.say(
+            f"{count(len(env.records), 'package')}, {count(len(env.files), 'file')};"
+            " analysing relocation…"
+        )
+        self.start_analysis()
+
+    def on_environment_changed(self, _: EnvironmentChanged) -> None:
+        self.reload()
+
+    # the relocation analysis
+
+    def start_analysis(self) -> None:
+        if self.loaded is None:
+            return
+        self.query_one(OverviewPane).show_analysing()
+        self.query_one(RelocationPane).show_analysing()
+        self.analyse_environment(self.loaded)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="analysis")
+    def analyse_environment(self, loaded: LoadedEnvironment) -> RelocationReport:
+        """Reads every file that can matter: seconds on a cold cache, so never on the UI."""
+        if self.cache is None:
+            self.cache = default_cache(loaded.env.prefix)
+        report = analyse(
+            loaded.env,
+            progress=lambda p: self.post_message(JobProgress("analysis", p)),
+            cancel=get_current_worker().cancelled_event,
+            cache=self.cache,
+        )
+        self.cache.save()
+        return report
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        if message.job == "analysis":
+            self.query_one(OverviewPane).show_progress(message.progress)
+            self.query_one(RelocationPane).show_progress(message.progress)
+
+    def show_report(self, report: RelocationReport) -> None:
+        self.query_one(OverviewPane).show_report(report)
+        self.query_one(RelocationPane).show_report(report)
+        self.query_one(FilesPane).show_report(report)
+        self.query_one(PackPane).show_report(report)
+        assert self.loaded is not None
+        env = self.loaded.env
+        self.say(
+            f"{count(len(env.records), 'package')}, {count(len(env.files), 'file')};"
+            f" {count(len(report.findings), 'finding')}"
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.node is not self or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            return
+        if event.state is WorkerState.SUCCESS:
+            if worker.group == "load":
+                self.show_environment(worker.result)
+            elif worker.group == "analysis":
+                self.show_report(worker.result)
+        elif event.state is WorkerState.ERROR:
+            if worker.group == "load":
+                self.query_one("#tabs", TabbedContent).loading = False
+                self.say("Could not load the environment.")
+                show_failure(self.app, "Cannot open the environment", worker.error)
+            elif worker.group == "analysis" and not isinstance(worker.error, Cancelled):
+                message = str(worker.error)
+                self.query_one(OverviewPane).show_failure(message)
+                self.query_one(RelocationPane).show_failure(message)
+                self.say(f"The analysis failed: {message}")
+
+    # actions
+
+    def action_back(self) -> None:
+        """Escape stops a running job first; only then does it leave the environment."""
+        if self.query_one(PackPane).cancel() or self.query_one(UntrackedPane).cancel():
+            return
+        if isinstance(self.focused, Input) and self.focused.id == "files-filter":
+            self.query_one("#files-tree", Tree).focus()
+            return
+        self.post_message(LeaveEnvironment())
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch tabs and focus the tab's main widget: keys then act on what is shown."""
+        self.query_one("#tabs", TabbedContent).active = tab
+        if tab in TAB_FOCUS:
+            self.query_one(TAB_FOCUS[tab]).focus()
+
+    def action_filter(self) -> None:
+        self.action_show_tab("files")
+        self.query_one("#files-filter", Input).focus()
+
+    def action_pack(self) -> None:
+        self.action_show_tab("pack")
+
+    def action_analyse(self) -> None:
+        self.start_analysis()
+
+    def action_remove_untracked(self) -> None:
+        self.action_show_tab("untracked")
+        self.query_one(UntrackedPane).ask_remove()
+
+    def action_build_package(self) -> None:
+        self.action_show_tab("untracked")
+        self.query_one(UntrackedPane).ask_build()

@@ -1,0 +1,276 @@
+"""The Files tab: the prefix as a tree, largest first, with badges and a details panel.
+
+Folders are filled in when opened, so an environment of 11,000 files costs only the
+nodes on screen; the filter builds a smaller index of the matching paths and shows that.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from conda_package.core.analysis import FileAnalysis, Finding, RelocationReport
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Input, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from .display import SEVERITY_GLYPH, SEVERITY_STYLE, count, human_bytes
+from .model import FileIndex, LoadedEnvironment
+
+BADGE_STYLE = {
+    "untracked": "yellow",
+    "modified": "red",
+    "text-prefix": "cyan",
+    "binary-prefix": "magenta",
+    "elf": "green",
+}
+EXPAND_ALL_BELOW = 200  # a filter matching fewer files opens every folder on the way
+
+
+def placeholder_text(placeholder: str) -> Text:
+    """Build placeholders are often 255 characters of padding: their start says enough."""
+    if len(placeholder) <= 48:
+        return Text(placeholder)
+    return Text.assemble(placeholder[:40], ("…", "dim"), f" ({len(placeholder.encode())} bytes)")
+
+
+class FilesPane(Horizontal):
+    """Tree on the left, details of the highlighted path on the right."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.loaded: LoadedEnvironment | None = None
+        self.report: RelocationReport | None = None
+        self.findings: dict[str, list[Finding]] = {}
+        self.index: FileIndex | None = None
+        self.untracked: frozenset[str] = frozenset()
+        self.modified: frozenset[str] = frozenset()
+        self.filter_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="files-left"):
+            yield Input(placeholder="/ filter: part of a path", id="files-filter", compact=True)
+            yield Static(id="files-summary")
+            tree: Tree[str] = Tree("", data="", id="files-tree")
+            tree.guide_depth = 2
+            yield tree
+        with VerticalScroll(id="file-details-scroll"):
+            yield Static("Highlight a file to see its details.", id="file-details")
+
+    def show_environment(self, loaded: LoadedEnvironment) -> None:
+        self.loaded = loaded
+        self.report = None
+        self.findings = {}
+        self.untracked = frozenset(loaded.env.untracked)
+        self.modified = frozenset(loaded.env.modified)
+        self.apply_filter(self.query_one("#files-filter", Input).value)
+
+    def show_report(self, report: RelocationReport) -> None:
+        """Badges such as "elf" need the analysis: relabel the nodes that exist so far."""
+        self.report = report
+        self.findings = {}
+        for finding in report.findings:
+            self.findings.setdefault(finding.path, []).append(finding)
+        tree = self.query_one("#files-tree", Tree)
+        stack = list(tree.root.children)
+        while stack:
+            node = stack.pop()
+            node.set_label(self.label(node.data or ""))
+            stack.extend(node.children)
+        if tree.cursor_node is not None:
+            self.show_details(tree.cursor_node.data or "")
+
+    # the tree
+
+    def apply_filter(self, text: str) -> None:
+        if self.loaded is None:
+            return
+        env = self.loaded.env
+        needle = text.strip().lower()
+        if needle:
+            matches = [p for p in env.files if needle in p.lower()]
+            self.index = FileIndex.build(env, matches)
+            summary = f"{count(len(matches), 'file')} match {needle!r}"
+        else:
+            self.index = self.loaded.index
+            summary = f"{count(len(env.files), 'file')}, largest first"
+        self.query_one("#files-summary", Static).update(Text(summary, style="dim"))
+        tree = self.query_one("#files-tree", Tree)
+        tree.clear()
+        tree.root.set_label(
+            Text.assemble(
+                (f"{human_bytes(self.index.sizes['']):>10}  ", "dim"), (env.prefix, "bold")
+            )
+        )
+        self.populate(tree.root, expand_all=bool(needle) and len(matches) < EXPAND_ALL_BELOW)
+        tree.root.expand()
+
+    def populate(self, node: TreeNode[str], expand_all: bool = False) -> None:
+        """Add a folder's entries to its node; done once, when the folder is first opened."""
+        assert self.index is not None
+        for path in self.index.listing(node.data or ""):
+            if self.index.is_dir(path):
+                has_entries = bool(self.index.children[path])
+                child = node.add(self.label(path), data=path, allow_expand=has_entries)
+                if expand_all:
+                    self.populate(child, expand_all=True)
+                    child.expand()
+            else:
+                node.add_leaf(self.label(path), data=path)
+
+    @on(Tree.NodeExpanded, "#files-tree")
+    def expand(self, event: Tree.NodeExpanded[str]) -> None:
+        if event.node is not event.node.tree.root and not event.node.children:
+            self.populate(event.node)
+
+    def label(self, path: str) -> Text:
+        assert self.index is not None and self.loaded is not None
+        name = path.rpartition("/")[2]
+        text = Text(f"{human_bytes(self.index.sizes[path]):>10}  ", style="dim")
+        if self.index.is_dir(path):
+            text.append(f"{name}/", style="bold")
+            return text
+        text.append(name)
+        for badge in self.badges(path):
+            text.append(" ")
+            text.append(f"[{badge}]", style=BADGE_STYLE[badge])
+        owner = self.owner(path)
+        if owner:
+            text.append(f"  {owner}", style="dim italic")
+        return text
+
+    # what is known of one file
+
+    def analysis(self, path: str) -> FileAnalysis | None:
+        return self.report.files.get(path) if self.report is not None else None
+
+    def prefix_mode(self, path: str) -> str | None:
+        """text or binary: from the analysis when done, until then from the package record."""
+        found = self.analysis(path)
+        if found is not None:
+            return found.prefix_mode
+        assert self.loaded is not None
+        entry = self.loaded.path_entries.get(path)
+        if entry is None or not entry.prefix_placeholder:
+            return None
+        return entry.file_mode or "text"
+
+    def badges(self, path: str) -> list[str]:
+        found = []
+        if path in self.untracked:
+            found.append("untracked")
+        if path in self.modified:
+            found.append("modified")
+        mode = self.prefix_mode(path)
+        if mode in ("text", "binary"):
+            found.append(f"{mode}-prefix")
+        analysed = self.analysis(path)
+        if analysed is not None and analysed.kind == "elf":
+            found.append("elf")
+        return found
+
+    def owner(self, path: str) -> str:
+        assert self.loaded is not None
+        env = self.loaded.env
+        record = env.owners.get(path)
+        if record is not None:
+            return record.name
+        pip = env.pip_owners.get(path)
+        return str(pip) if pip is not None else ""
+
+    @on(Tree.NodeHighlighted, "#files-tree")
+    def highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        self.show_details(event.node.data or "")
+
+    def show_details(self, path: str) -> None:
+        if self.loaded is None or self.index is None:
+            return
+        self.query_one("#file-details", Static).update(self.details(path))
+
+    def details(self, path: str) -> Table:
+        assert self.loaded is not None and self.index is not None
+        env = self.loaded.env
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        table.add_row("path", Text(path or env.prefix))
+        table.add_row("size", human_bytes(self.index.sizes.get(path, 0)))
+        if self.index.is_dir(path):
+            table.add_row("folder", count(self.index.counts[path], "file"))
+            return table
+        st = env.files[path]
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(os.path.join(env.prefix, path))
+            except OSError as exc:
+                target = f"unreadable ({exc.strerror})"
+            table.add_row("symlink", Text(f"→ {target}"))
+        table.add_row("mode", stat.filemode(st.st_mode))
+        record = env.owners.get(path)
+        pip = env.pip_owners.get(path)
+        if record is not None:
+            table.add_row("owner", Text(f"{record.dist} ({record.channel_name})"))
+        else:
+            table.add_row("owner", Text(f"untracked, {pip}" if pip else "untracked"))
+        badges = self.badges(path)
+        if badges:
+            table.add_row("badges", " ".join(badges))
+        entry = self.loaded.path_entries.get(path)
+        if entry is not None and entry.prefix_placeholder:
+            table.add_row("placeholder", placeholder_text(entry.prefix_placeholder))
+            table.add_row("file mode", entry.file_mode or "text")
+        analysed = self.analysis(path)
+        if analysed is None:
+            if self.report is None:
+                table.add_row("analysis", Text("running…", style="italic"))
+            return table
+        table.add_row("kind", analysed.kind)
+        if analysed.placeholder and entry is None:
+            table.add_row("placeholder", placeholder_text(analysed.placeholder))
+        if analysed.room is not None:
+            table.add_row("room", f"{analysed.room} bytes")
+        elf = analysed.elf
+        if elf is not None:
+            table.add_row("machine", elf.machine)
+            if elf.soname:
+                table.add_row("SONAME", Text(elf.soname))
+            if elf.interpreter:
+                table.add_row("interpreter", Text(elf.interpreter))
+            table.add_row("RPATH", Text(":".join(elf.rpath) or "-"))
+            table.add_row("RUNPATH", Text(":".join(elf.runpath) or "-"))
+            needed = Text()
+            for soname, where, resolved in analysed.needed:
+                needed.append(f"{soname} → {where}")
+                if resolved:
+                    needed.append(f" ({resolved})", style="dim")
+                needed.append("\n")
+            needed.rstrip()
+            table.add_row("NEEDED", needed or Text("-"))
+        for finding in self.findings.get(path, ()):
+            severity = str(finding.severity.value)
+            table.add_row(
+                Text(f"{SEVERITY_GLYPH[severity]} {severity}", style=SEVERITY_STYLE[severity]),
+                Text(finding.message),
+            )
+        return table
+
+    # the filter
+
+    @on(Input.Changed, "#files-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        """Wait for a pause in typing: each rebuild replaces the whole tree."""
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+        self.filter_timer = self.set_timer(0.15, lambda: self.apply_filter(event.value))
+
+    @on(Input.Submitted, "#files-filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        if self.filter_timer is not None:
+            self.filter_timer.stop()
+        self.apply_filter(event.value)
+        self.query_one("#files-tree", Tree).focus()

@@ -1,0 +1,34 @@
+"""Messages that thread workers post to the UI."""
+
+from __future__ import annotations
+
+from conda_package.core.progress import Progress
+from textual.message import Message
+
+
+class JobProgress(Message):
+    """A progress snapshot of a long job (load, analysis, pack, build, removal).
+
+    Core reports many times a second; a newer snapshot of the same job replaces one still
+    queued, so a busy worker never floods the UI with stale updates.
+    """
+
+    def __init__(self, job: str, progress: Progress) -> None:
+        super().__init__()
+        self.job = job
+        self.progress = progress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JobProgress) and message.job == self.job
+
+
+class OpenEnvironment(Message):
+    """Asks the app to open the environment at `prefix` (bubbles up from any screen)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+
+class LeaveEnvironment(Message):
+    """Back from an environment: to the one below it, or to the list of environments."""

@@ -1,0 +1,304 @@
+"""Dialogs: errors, help, opening a prefix, confirming removal, the package form."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+from conda_package.core.condapkg import (
+    package_format,
+    parse_build_number,
+    validate_name,
+    validate_version,
+)
+from conda_package.core.environment import check_prefix
+from conda_package.core.errors import CondaPackageError
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, Switch
+
+from .forms import CoreCheck, FieldError, WordSwitch, field_row
+
+
+class MessageModal(ModalScreen[None]):
+    """Shows one of core's one-line errors, or the outcome of a job; the app keeps running."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "dismiss", "Close")]
+
+    def __init__(self, title: str, message: str, *, error: bool = True) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        glyph = "✗" if self.error else "✓"
+        with Vertical(classes="dialog error-dialog" if self.error else "dialog"):
+            yield Label(Text(f"{glyph} {self.title_text}"), classes="dialog-title")
+            yield Static(Text(self.message), id="message")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", id="ok", variant="primary", compact=True)
+
+    @on(Button.Pressed, "#ok")
+    def close(self) -> None:
+        self.dismiss()
+
+
+def show_failure(app: App, title: str, error: BaseException | None) -> None:
+    """A worker failed: core's errors say what to do; anything else is a bug, shown too."""
+    if isinstance(error, CondaPackageError):
+        message = str(error)
+    else:
+        message = f"unexpected {type(error).__name__}: {error}"
+    app.push_screen(MessageModal(title, message))
+
+
+HELP = (
+    ("Everywhere", (("?", "this help"), ("q", "quit"), ("ctrl+p", "command palette"))),
+    (
+        "Environment list",
+        (("enter", "open the highlighted environment"), ("o", "open a prefix by path")),
+    ),
+    (
+        "Environment",
+        (
+            ("escape", "cancel a running pack or build; else back to the list"),
+            ("/", "filter the files"),
+            ("o", "open another prefix"),
+            ("a", "analyse relocation again"),
+            ("p", "go to the pack form"),
+            ("u", "go to the untracked files"),
+        ),
+    ),
+    (
+        "Packages",
+        (
+            ("click a header", "sort by it (again: reverse)"),
+            ("s / r", "next sort column / reverse"),
+        ),
+    ),
+    ("Files", (("enter", "open a folder; show a file's details"), ("escape", "leave the filter"))),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, grouped by where they work."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for section, keys in HELP:
+            table.add_row(Text(section, style="underline"), "")
+            for key, what in keys:
+                table.add_row(key, what)
+        with Vertical(classes="dialog", id="help"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll():
+                yield Static(table)
+            yield Static("escape closes this help", classes="dialog-hint")
+
+
+class OpenPrefixModal(ModalScreen[str | None]):
+    """Asks for an environment's path; core's prefix check runs as the user types."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Open an environment by path", classes="dialog-title")
+            yield Input(
+                placeholder="/path/to/env",
+                id="prefix",
+                validators=[CoreCheck(check_prefix)],
+                validate_on=["changed", "submitted"],
+            )
+            yield FieldError(id="prefix-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Open", id="open", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    @on(Input.Changed, "#prefix")
+    def check(self, event: Input.Changed) -> None:
+        self.query_one("#prefix-error", FieldError).show(
+            event.validation_result if event.value else None
+        )
+
+    @on(Input.Submitted, "#prefix")
+    @on(Button.Pressed, "#open")
+    def submit(self) -> None:
+        field = self.query_one("#prefix", Input)
+        result = field.validate(field.value)
+        self.query_one("#prefix-error", FieldError).show(result)
+        if result is None or result.is_valid:
+            self.dismiss(field.value.strip())
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class RemovalChoice:
+    """The user confirmed; `backup` is where the files go first (None: no backup)."""
+
+    backup: str | None
+
+
+class ConfirmRemovalModal(ModalScreen[RemovalChoice | None]):
+    """Says how many files go and where their backup is written before anything happens."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
+
+    def __init__(self, count: int, prefix: str, backup: str) -> None:
+        super().__init__()
+        self.count = count
+        self.prefix = prefix
+        self.backup = backup
+
+    def compose(self) -> ComposeResult:
+        noun = "file" if self.count == 1 else "files"
+        with Vertical(classes="dialog"):
+            yield Label(f"Remove {self.count:,} untracked {noun}?", classes="dialog-title")
+            yield Static(Text(f"from {self.prefix}"))
+            with Vertical(classes="form"):
+                yield field_row("Back up first", WordSwitch(value=True, id="keep-backup"))
+                yield field_row("Backup archive", Input(self.backup, id="backup", compact=True))
+            yield FieldError(id="backup-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Remove", id="remove", variant="error", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    @on(Switch.Changed, "#keep-backup")
+    def toggle_backup(self, event: Switch.Changed) -> None:
+        self.query_one("#backup", Input).disabled = not event.value
+
+    @on(Button.Pressed, "#remove")
+    def confirm(self) -> None:
+        keep = self.query_one("#keep-backup", Switch).value
+        backup = self.query_one("#backup", Input).value.strip()
+        if keep and not backup:
+            self.query_one("#backup-error", FieldError).say(
+                "give the backup's path, or turn the backup off"
+            )
+            return
+        self.dismiss(RemovalChoice(backup if keep else None))
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class PackageRequest:
+    """What the package form asked for; core validated each field as it was typed."""
+
+    name: str
+    version: str
+    build_number: int
+    output: str | None
+
+
+def check_output(value: str) -> None:
+    if value.strip():
+        package_format(value.strip())
+
+
+class BuildPackageModal(ModalScreen[PackageRequest | None]):
+    """Name, version and build number of a package made of the untracked files."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
+    FIELDS = ("pkg-name", "pkg-version", "pkg-build", "pkg-output")
+
+    def __init__(self, count: int, name: str) -> None:
+        super().__init__()
+        self.count = count
+        self.default_name = name
+
+    def compose(self) -> ComposeResult:
+        noun = "file" if self.count == 1 else "files"
+        with Vertical(classes="dialog"):
+            yield Label(
+                f"Build a conda package of {self.count:,} untracked {noun}", classes="dialog-title"
+            )
+            with Vertical(classes="form"):
+                yield field_row(
+                    "Name",
+                    Input(
+                        self.default_name,
+                        id="pkg-name",
+                        compact=True,
+                        validators=[CoreCheck(validate_name)],
+                    ),
+                )
+                yield FieldError(id="pkg-name-error")
+                yield field_row(
+                    "Version",
+                    Input(
+                        "0.0",
+                        id="pkg-version",
+                        compact=True,
+                        validators=[CoreCheck(validate_version)],
+                    ),
+                )
+                yield FieldError(id="pkg-version-error")
+                yield field_row(
+                    "Build number",
+                    Input(
+                        "0",
+                        id="pkg-build",
+                        compact=True,
+                        validators=[CoreCheck(parse_build_number)],
+                    ),
+                )
+                yield FieldError(id="pkg-build-error")
+                yield field_row(
+                    "Output",
+                    Input(
+                        id="pkg-output",
+                        compact=True,
+                        placeholder="NAME-VERSION-BUILD.conda here",
+                        validators=[CoreCheck(check_output)],
+                    ),
+                )
+                yield FieldError(id="pkg-output-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Build", id="build", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    @on(Input.Changed)
+    def check(self, event: Input.Changed) -> None:
+        self.query_one(f"#{event.input.id}-error", FieldError).show(event.validation_result)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#build")
+    def submit(self) -> None:
+        valid = True
+        for field_id in self.FIELDS:
+            field = self.query_one(f"#{field_id}", Input)
+            result = field.validate(field.value)
+            self.query_one(f"#{field_id}-error", FieldError).show(result)
+            valid = valid and (result is None or result.is_valid)
+        if not valid:
+            return
+        values = {f: self.query_one(f"#{f}", Input).value.strip() for f in self.FIELDS}
+        self.dismiss(
+            PackageRequest(
+                values["pkg-name"],
+                values["pkg-version"],
+                parse_build_number(values["pkg-build"]),
+                os.path.abspath(values["pkg-output"]) if values["pkg-output"] else None,
+            )
+        )
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,92 @@
+"""What the screens derive from a loaded environment, computed once in the loading worker."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from conda_package.core.environment import Environment
+from conda_package.core.records import PathEntry
+
+
+def file_size(st: os.stat_result) -> int:
+    """Bytes a file adds to its folder's total: symlinks and special files count as 0."""
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+
+@dataclass(frozen=True)
+class FileIndex:
+    """Folder sizes summed once, so the Files tree opens any folder without walking it.
+
+    Paths are relative to the prefix; "" is the prefix itself.
+    """
+
+    sizes: dict[str, int]
+    children: dict[str, list[str]]
+    counts: dict[str, int]  # files below each folder
+
+    @classmethod
+    def build(cls, env: Environment, paths: Iterable[str] | None = None) -> FileIndex:
+        """Index every file (paths=None, empty folders included) or only `paths`."""
+        sizes: dict[str, int] = {"": 0}
+        children: dict[str, list[str]] = {"": []}
+        counts: dict[str, int] = {"": 0}
+
+        def add_dir(path: str) -> None:
+            """Register a folder and, first, any ancestor not seen yet."""
+            if path in children:
+                return
+            parent = path.rpartition("/")[0]
+            add_dir(parent)
+            children[path] = []
+            sizes[path] = counts[path] = 0
+            children[parent].append(path)
+
+        if paths is None:
+            for d in env.dirs:
+                add_dir(d)
+            paths = env.files
+        for path in paths:
+            size = file_size(env.files[path])
+            parent = path.rpartition("/")[0]
+            add_dir(parent)
+            children[parent].append(path)
+            sizes[path] = size
+            while True:
+                sizes[parent] += size
+                counts[parent] += 1
+                if not parent:
+                    break
+                parent = parent.rpartition("/")[0]
+        return cls(sizes, children, counts)
+
+    def is_dir(self, path: str) -> bool:
+        return path in self.children
+
+    def listing(self, folder: str) -> list[str]:
+        """A folder's entries, largest first (as ncdu shows them), then by name."""
+        return sorted(self.children.get(folder, ()), key=lambda p: (-self.sizes[p], p))
+
+
+@dataclass(frozen=True)
+class LoadedEnvironment:
+    """An environment plus the lookups its views need; built off the UI thread."""
+
+    env: Environment
+    index: FileIndex
+    path_entries: dict[str, PathEntry]
+    package_sizes: dict[str, int]
+
+    @classmethod
+    def load(cls, prefix: str) -> LoadedEnvironment:
+        env = Environment.load(prefix)
+        entries = {entry.path: entry for record in env.records for entry in record.paths}
+        sizes = dict.fromkeys((r.name for r in env.records), 0)
+        for path, record in env.owners.items():
+            st = env.files.get(path)
+            if st is not None:
+                sizes[record.name] += file_size(st)
+        index = FileIndex.build(env)
+        return cls(env, index, entries, sizes)

@@ -1,0 +1,221 @@
+"""The Untracked tab: files no package owns, who installed them, and what to do with them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conda_package.core.condapkg import PackageResult, build_package
+from conda_package.core.errors import Cancelled
+from conda_package.core.progress import Progress
+from conda_package.core.untracked import RemovalResult, default_backup_path, remove_untracked
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, ProgressBar, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from .display import count, human_bytes
+from .messages import JobProgress
+from .modals import (
+    BuildPackageModal,
+    ConfirmRemovalModal,
+    MessageModal,
+    PackageRequest,
+    RemovalChoice,
+    show_failure,
+)
+from .model import LoadedEnvironment, file_size
+from .packages import size_cell
+
+
+class EnvironmentChanged(Message):
+    """Files were removed: the screen reloads the environment."""
+
+
+class UntrackedPane(Vertical):
+    """Both actions run in thread workers; the table stays usable meanwhile."""
+
+    def __init__(self, clock: Callable[[], float], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.loaded: LoadedEnvironment | None = None
+        self.worker: Worker | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="untracked-summary")
+        yield DataTable(id="untracked-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(classes="buttons"):
+            yield Button("Build package…", id="build-package", compact=True)
+            yield Button("Remove…", id="remove-untracked", variant="error", compact=True)
+        yield ProgressBar(id="untracked-progress", show_eta=False)
+        yield Static(id="untracked-status")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#untracked-table", DataTable)
+        table.add_column("path", key="path")
+        table.add_column("size", key="size")
+        table.add_column("installed by", key="by")
+        self.query_one("#untracked-progress", ProgressBar).display = False
+
+    def show_environment(self, loaded: LoadedEnvironment) -> None:
+        self.loaded = loaded
+        env = loaded.env
+        table = self.query_one("#untracked-table", DataTable)
+        table.clear()
+        for path in env.untracked:
+            pip = env.pip_owners.get(path)
+            table.add_row(
+                Text(path),
+                size_cell(file_size(env.files[path])),
+                Text(str(pip)) if pip else Text("unknown", style="dim"),
+                key=path,
+            )
+        total = sum(file_size(env.files[p]) for p in env.untracked)
+        if env.untracked:
+            summary = f"{count(len(env.untracked), 'untracked file')}, {human_bytes(total)}"
+            if env.pip_owners:
+                summary += f"; {len(env.pip_owners):,} installed by pip"
+        else:
+            summary = "No untracked files: every file belongs to a package."
+        self.query_one("#untracked-summary", Static).update(Text(summary))
+        table.display = bool(env.untracked)
+        self.set_buttons()
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None and self.worker.state in (
+            WorkerState.PENDING,
+            WorkerState.RUNNING,
+        )
+
+    def set_buttons(self) -> None:
+        usable = self.loaded is not None and bool(self.loaded.env.untracked) and not self.busy
+        for button in self.query(Button):
+            button.disabled = not usable
+
+    def cancel(self) -> bool:
+        """Stop a package build (removal is not interruptible). False: nothing to stop."""
+        if self.worker is None or self.worker.group != "build" or not self.busy:
+            return False
+        self.worker.cancelled_event.set()
+        self.say("Cancelling…")
+        return True
+
+    def say(self, text: str) -> None:
+        self.query_one("#untracked-status", Static).update(Text(text))
+
+    # building a package
+
+    @on(Button.Pressed, "#build-package")
+    def ask_build(self) -> None:
+        if self.loaded is None or not self.loaded.env.untracked or self.busy:
+            return
+        name = f"{self.loaded.env.name.lower()}-extras"
+        self.app.push_screen(
+            BuildPackageModal(len(self.loaded.env.untracked), name), self.start_build
+        )
+
+    def start_build(self, request: PackageRequest | None) -> None:
+        if request is None or self.loaded is None:
+            return
+        self.say(f"Building {request.name} {request.version}…")
+        bar = self.query_one("#untracked-progress", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+        self.worker = self.build(self.loaded, request)
+        self.set_buttons()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="build")
+    def build(self, loaded: LoadedEnvironment, request: PackageRequest) -> PackageResult:
+        return build_package(
+            loaded.env,
+            request.name,
+            request.version,
+            request.build_number,
+            output=request.output,
+            progress=lambda p: self.post_message(JobProgress("build", p)),
+            cancel=get_current_worker().cancelled_event,
+        )
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        message.stop()
+        if message.job == "build" and self.busy:
+            self.show_progress(message.progress)
+
+    def show_progress(self, p: Progress) -> None:
+        if self.worker is not None and self.worker.cancelled_event.is_set():
+            return
+        self.query_one("#untracked-progress", ProgressBar).update(
+            total=p.total_bytes or None, progress=p.done_bytes
+        )
+        self.say(
+            f"{p.phase}: {p.done_files:,} of {p.total_files:,} files,"
+            f" {human_bytes(p.done_bytes)} of {human_bytes(p.total_bytes)}"
+        )
+
+    # removing the files
+
+    @on(Button.Pressed, "#remove-untracked")
+    def ask_remove(self) -> None:
+        if self.loaded is None or not self.loaded.env.untracked or self.busy:
+            return
+        env = self.loaded.env
+        backup = default_backup_path(env, self.clock())
+        self.app.push_screen(
+            ConfirmRemovalModal(len(env.untracked), env.prefix, backup), self.start_removal
+        )
+
+    def start_removal(self, choice: RemovalChoice | None) -> None:
+        if choice is None or self.loaded is None:
+            return
+        self.say("Removing…")
+        self.worker = self.remove(self.loaded, choice.backup)
+        self.set_buttons()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="remove")
+    def remove(self, loaded: LoadedEnvironment, backup: str | None) -> RemovalResult:
+        return remove_untracked(loaded.env, backup)
+
+    # outcomes
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self.worker or event.state in (
+            WorkerState.PENDING,
+            WorkerState.RUNNING,
+        ):
+            return
+        event.stop()
+        self.query_one("#untracked-progress", ProgressBar).display = False
+        self.set_buttons()
+        self.say("")
+        error = event.worker.error
+        if event.state is WorkerState.SUCCESS:
+            result = event.worker.result
+            if isinstance(result, PackageResult):
+                self.show_package(result)
+            elif isinstance(result, RemovalResult):
+                self.show_removal(result)
+        elif error is None or isinstance(error, Cancelled):
+            self.notify("Package build cancelled; nothing was written.")
+        else:
+            title = "Cannot build the package" if event.worker.group == "build" else "Cannot remove"
+            show_failure(self.app, title, error)
+
+    def show_package(self, result: PackageResult) -> None:
+        lines = [
+            f"{result.dist} ({result.format}, {human_bytes(result.size)})",
+            f"written to {result.output}",
+            f"{count(len(result.files), 'file')} packed, {len(result.left_out):,} left out",
+        ]
+        lines += [f"! {w}" for w in result.warnings]
+        self.app.push_screen(MessageModal("Package built", "\n".join(lines), error=False))
+
+    def show_removal(self, result: RemovalResult) -> None:
+        message = f"Removed {count(len(result.removed_files), 'file')}"
+        if result.removed_dirs:
+            message += f" and {count(len(result.removed_dirs), 'empty folder')}"
+        message += f"; backup: {result.backup}" if result.backup else "; no backup was kept"
+        self.notify(message, title="Untracked files")
+        self.post_message(EnvironmentChanged())
