@@ -215,8 +215,10 @@ class ArchiveWriter:
         if self._state in ("committed", "aborted"):
             return
         self._state = "aborted"
-        self._discard()
-        _remove(self._temp)
+        try:
+            self._discard()
+        finally:  # the temporary output goes even when closing it fails (a full disk)
+            _remove(self._temp)
 
     def __enter__(self) -> ArchiveWriter:
         return self
@@ -728,7 +730,8 @@ class _FileWriter(ArchiveWriter):
     def _discard(self) -> None:
         with contextlib.suppress(Exception):  # the stream may be what failed; it goes anyway
             self._stop()
-        self._raw.close()
+        with contextlib.suppress(OSError):  # flushing a full disk fails; the file is closed
+            self._raw.close()
 
     def _end(self) -> None:
         raise NotImplementedError

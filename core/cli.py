@@ -225,6 +225,7 @@ def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
 def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
+    from .archive import format_from_path
     from .pack import PackOptions, pack
     from .report import RichProgress, print_done, summary_lines
 
@@ -239,6 +240,12 @@ def cmd_pack(args: argparse.Namespace) -> int:
     if args.zstd_compression_level is not None:
         if fmt is None and args.output is None:
             fmt = "tar.zst"
+        chosen = fmt or format_from_path(args.output)
+        if chosen not in (None, "tar.zst"):
+            raise UsageError(
+                f"--zstd-compression-level is for tar.zst output, not {chosen};"
+                " name the output .tar.zst or use --compression-level"
+            )
         level = args.zstd_compression_level
         if not 1 <= level <= 22:
             raise UsageError(f"--zstd-compression-level {level}: must be between 1 and 22")
@@ -315,6 +322,9 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     verbose = 0
     signal.signal(signal.SIGTERM, _terminate)
+    # A closed terminal or ssh session: clean up too, unless started under nohup.
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _terminate)
     try:
         args = build_parser().parse_args(argv)
         verbose = args.verbose
@@ -331,6 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except KeyboardInterrupt:
+        # Partial output is gone by now; a second Ctrl-C while compression threads wind
+        # down would only print a traceback from the interpreter's shutdown.
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
         print("conda-package: interrupted; nothing was written", file=sys.stderr)
         return 130
     except OSError as exc:

@@ -6,6 +6,7 @@ Files are read once, in worker threads, a bounded window ahead of the writer; th
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -41,6 +42,8 @@ SMALL_FILE = 1 << 20  # read ahead in a worker; larger copies stream from disk i
 WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
 WINDOW_ENTRIES = 512
 RECORD_CACHE_KEYS = ("extracted_package_dir", "package_tarball_full_path")
+# Write errors that mean the output does not fit where it goes.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,19 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
             f"{output}: the archive would be written inside the environment it packs;"
             " choose an output outside it"
         )
+    real_output = os.path.join(real_parent, os.path.basename(output))
+    if real_output == real_prefix or real_prefix.startswith(real_output.rstrip(os.sep) + os.sep):
+        raise OutputInsideEnvironment(
+            f"{output}: holds the environment it packs, and writing the output there would"
+            " delete it; choose an output outside it"
+        )
     if os.path.lexists(output) and not options.force and not options.dry_run:
         raise OutputExists(f"{output}: already exists; use --force to overwrite it")
+    if fmt != "dir" and os.path.isdir(output) and not os.path.islink(output):
+        raise OutputExists(
+            f"{output}: is a directory, and --force replaces archives, not directories;"
+            " choose another output or remove it yourself"
+        )
     return output, fmt
 
 
@@ -345,6 +359,7 @@ def pack(
     total_files, total_bytes = len(plan.entries), plan.total_bytes
     done_files = done_bytes = 0
     last_report = 0.0
+    relocated: dict[str, dict] = {}  # name -> its relocation, for hard links to it
 
     def report(current: str, force: bool = False) -> None:
         nonlocal last_report
@@ -362,6 +377,10 @@ def pack(
                     prepared = future.result() if future is not None else Prepared()
                     if prepared.relocation:
                         result.relocations.append(prepared.relocation)
+                        relocated[entry.name] = prepared.relocation
+                    elif entry.kind == "hardlink" and entry.target in relocated:
+                        # zip has no links: the copy it stores must be relocated too
+                        result.relocations.append({**relocated[entry.target], "path": entry.name})
                     if prepared.finding:
                         result.findings.append(prepared.finding)
                     result.restored += prepared.verified
@@ -383,9 +402,15 @@ def pack(
         if writer is not None:
             writer.commit()
             result.bytes_out = _size(output)
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             writer.abort()
+            if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+                raise CondaPackageError(
+                    f"{output}: {exc.strerror} while writing (the disk or your quota is full,"
+                    " or a file size limit applies); nothing was written: free some space or"
+                    " write elsewhere with -o"
+                ) from exc
         raise
     result.bytes_in = total_bytes
     result.seconds = time.perf_counter() - start

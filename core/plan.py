@@ -140,7 +140,9 @@ def make_plan(
         for name, st in env.dirs.items()
     ]
     skipped_pyc = 0
-    firsts: dict[tuple[int, int], str] = {}  # the first path of a hard-linked group holds data
+    # The first path of a hard-linked group holds the data; later ones made the same way
+    # (copied, or searched for the prefix) link to it.
+    firsts: dict[tuple[int, int, str], str] = {}
     owners = env.owners
     for name in sorted(env.files):
         st = env.files[name]
@@ -165,16 +167,19 @@ def make_plan(
                     sha256=item.get("sha256") or "", owner=dist,
                 )
             )  # fmt: skip
-        elif name in searched:
-            entries.append(PlanEntry(name, "file", mode, mtime, st.st_size, "", "search",
-                                     owner=dist))  # fmt: skip
-        elif st.st_nlink > 1 and (st.st_dev, st.st_ino) in firsts:
-            first = firsts[(st.st_dev, st.st_ino)]
-            entries.append(PlanEntry(name, "hardlink", mode, mtime, target=first, owner=dist))
         else:
+            action = "search" if name in searched else "copy"
+            key = (st.st_dev, st.st_ino, action)
+            if st.st_nlink > 1 and key in firsts:
+                entries.append(
+                    PlanEntry(name, "hardlink", mode, mtime, target=firsts[key], owner=dist)
+                )
+                continue
             if st.st_nlink > 1:
-                firsts[(st.st_dev, st.st_ino)] = name
-            entries.append(PlanEntry(name, "file", mode, mtime, st.st_size, owner=dist))
+                firsts[key] = name
+            entries.append(
+                PlanEntry(name, "file", mode, mtime, st.st_size, action=action, owner=dist)
+            )
     for record in env.records:
         st = os.stat(os.path.join(env.prefix, "conda-meta", record.record_file))
         entries.append(

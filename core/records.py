@@ -86,6 +86,17 @@ def safe_relpath(path: str, where: str) -> str:
     return norm
 
 
+# Fields of a paths_data entry that the packer computes with, and the type each must have.
+_ITEM_TYPES: dict[str, type] = {
+    "path_type": str,
+    "sha256": str,
+    "sha256_in_prefix": str,
+    "size_in_bytes": int,
+    "prefix_placeholder": str,
+    "file_mode": str,
+}
+
+
 def _path_items(data: dict, where: str) -> tuple[dict, ...]:
     """The raw `paths_data` entries (or `files` as entries), each `_path` checked."""
     paths_data = data.get("paths_data")
@@ -93,32 +104,55 @@ def _path_items(data: dict, where: str) -> tuple[dict, ...]:
     if not items:
         files = data.get("files") or []
         if not isinstance(files, list):
-            raise CorruptRecord(f"{where}: 'files' is not a list")
+            raise CorruptRecord(f"{where}: 'files' is not a list; remove or repair the record")
         return tuple({"_path": safe_relpath(f, where)} for f in files)
+    if not isinstance(items, list):
+        raise CorruptRecord(f"{where}: 'paths_data' is not a list; remove or repair the record")
     for item in items:
         if not isinstance(item, dict) or "_path" not in item:
             raise CorruptRecord(f"{where}: paths_data entry without _path: {item!r}")
         item["_path"] = safe_relpath(item["_path"], where)
+        for key, kind in _ITEM_TYPES.items():
+            value = item.get(key)
+            if value is not None and type(value) is not kind:  # json gives exact types
+                raise CorruptRecord(
+                    f"{where}: {item['_path']}: {key} {value!r} is not"
+                    f" {'a number' if kind is int else 'text'};"
+                    " the record is corrupt: reinstall the package or remove the record"
+                )
     return tuple(items)
 
 
 def parse_record(data: object, where: str) -> PackageRecord:
     """Build a record from parsed JSON; `where` names the file in error messages."""
     if not isinstance(data, dict):
-        raise CorruptRecord(f"{where}: not a package record (expected a JSON object)")
+        raise CorruptRecord(
+            f"{where}: not a package record (expected a JSON object);"
+            " remove it or reinstall the package"
+        )
     missing = [key for key in ("name", "version", "build") if not data.get(key)]
     if missing:
         raise CorruptRecord(f"{where}: record lacks {', '.join(missing)}; remove or repair it")
     link = data.get("link") or {}
+    depends = data.get("depends") or []
+    try:
+        build_number = int(data.get("build_number") or 0)
+    except (TypeError, ValueError):
+        build_number = -1
+    if build_number < 0 or not isinstance(depends, list):
+        field_ = "build_number" if build_number < 0 else "depends"
+        raise CorruptRecord(
+            f"{where}: {field_} {data.get(field_)!r} is malformed; remove or repair the record"
+        )
     return PackageRecord(
         name=str(data["name"]),
         version=str(data["version"]),
         build=str(data["build"]),
-        build_number=int(data.get("build_number") or 0),
+        build_number=build_number,
         channel=str(data.get("channel") or ""),
         subdir=str(data.get("subdir") or ""),
         noarch=data.get("noarch") if isinstance(data.get("noarch"), str) else None,
-        depends=tuple(data.get("depends") or ()),
+        depends=tuple(str(d) for d in depends),
         path_items=_path_items(data, where),
         link_source=link.get("source") if isinstance(link, dict) else None,
         record_file=os.path.basename(where),

@@ -394,8 +394,21 @@ def _replace_file(full: str, data: bytes, st: os.stat_result) -> None:
         raise
 
 
-def _write_file(full: str, data: bytes, st: os.stat_result, in_place: bool) -> None:
-    """Write in place so hard links stay hard links, keeping mode and times."""
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.ftruncate(fd, len(data))
+
+
+def _write_file(
+    full: str, data: bytes, st: os.stat_result, in_place: bool, original: bytes
+) -> None:
+    """Write in place so hard links stay hard links, keeping mode and times.
+
+    A write that fails half-way (a full disk or quota) would leave new bytes over old ones,
+    which no rerun could repair: the `original` bytes are put back before the error goes on.
+    """
     if not in_place:
         _replace_file(full, data, st)
         return
@@ -413,9 +426,18 @@ def _write_file(full: str, data: bytes, st: os.stat_result, in_place: bool) -> N
                 raise
             _replace_file(full, data, st)
             return
-        with open(fd, "wb") as f:
-            f.write(data)
-            f.truncate()
+        try:
+            _write_all(fd, data)
+        except BaseException as e:
+            os.lseek(fd, 0, os.SEEK_SET)
+            _write_all(fd, original)  # fits: these bytes were there a moment ago
+            with contextlib.suppress(OSError):
+                _keep_times(full, st)
+            if isinstance(e, OSError) and e.filename is None:
+                e.filename = full  # so the one-line error names the file
+            raise
+        finally:
+            os.close(fd)
         _keep_times(full, st)
     finally:
         if read_only:
@@ -533,7 +555,7 @@ def unpack(prefix: str, *, verbose: bool = False, dry_run: bool = False) -> list
             if log is not None:
                 in_place = (file.st.st_dev, file.st.st_ino) not in mapped
                 with _signals_held():
-                    _write_file(file.full, relocated, file.st, in_place)
+                    _write_file(file.full, relocated, file.st, in_place, data)
                     log.write("".join(f"{path}\t{prefix}\n" for path in file.paths))
                     log.flush()
                 if sign and file.mode == "binary":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -67,7 +68,16 @@ def remove_untracked(env: Environment, backup: str | None) -> RemovalResult:
     """Back up then delete env.untracked, then the directories that removal left empty."""
     paths = env.untracked
     if backup is not None and paths:
-        write_backup(env, paths, backup)
+        try:
+            write_backup(env, paths, backup)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            raise CondaPackageError(
+                f"{backup}: {exc.strerror} while writing the backup (the disk or your quota is"
+                " full, or a file size limit applies); nothing was removed: free some space or"
+                " choose another --backup"
+            ) from exc
     removed: list[str] = []
     for path in paths:
         abspath = os.path.join(env.prefix, path)

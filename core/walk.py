@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import CondaPackageError
+
 # Top-level names conda never counts as part of an environment's files (conda's own
 # `untracked` used the same list), plus what package managers leave in a prefix.
 IGNORED_TOP = frozenset(
@@ -51,8 +53,13 @@ def walk_prefix(prefix: str) -> tuple[dict[str, os.stat_result], dict[str, os.st
         abspath, rel = stack.pop()
         try:
             it = os.scandir(abspath)
-        except OSError:
-            continue
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed or replaced since its parent was listed
+        except OSError as exc:  # skipping it would leave its files out without a word
+            raise CondaPackageError(
+                f"{abspath}: cannot list this directory of the environment ({exc.strerror});"
+                " make it readable (chmod u+rx) or run as its owner"
+            ) from exc
         with it:
             check = rel in ("", "bin/")  # the only levels with ignore rules by name
             for entry in it:
