@@ -56,7 +56,6 @@ def measure(name: str, cmd: list[str], output: Path, repeat: int) -> dict:
 
 def load_times(prefix: str, repeat: int) -> tuple[float, float]:
     from conda_pack.core import CondaEnv
-
     from conda_package.core.environment import Environment
 
     def best(fn) -> float:
@@ -131,7 +130,8 @@ def main() -> None:
             )
         print()
         print(
-            f"tar.zst vs conda-pack default tar.gz: {rows['cp1']['wall'] / rows['zst']['wall']:.1f}x"
+            "tar.zst vs conda-pack default tar.gz:"
+            f" {rows['cp1']['wall'] / rows['zst']['wall']:.1f}x"
             " faster"
         )
         print(

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
@@ -41,6 +41,8 @@ from .subdirs import subdir_from_options
 SMALL_FILE = 1 << 20  # read ahead in a worker; larger copies stream from disk in the writer
 WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
 WINDOW_ENTRIES = 512
+BATCH_FILES = 64
+BATCH_BYTES = 4 << 20
 RECORD_CACHE_KEYS = ("extracted_package_dir", "package_tarball_full_path")
 # Write errors that mean the output does not fit where it goes.
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -302,35 +304,66 @@ def _generated(
     return out
 
 
+def _prepare_batch(prep: _Preparer, batch: list[PlanEntry]) -> list[Prepared]:
+    return [prep(entry) for entry in batch]
+
+
 def _window(
     entries: tuple[PlanEntry, ...],
     pool: ThreadPoolExecutor,
     prep: _Preparer,
     cancel: threading.Event | None,
-) -> Iterator[tuple[PlanEntry, Future | None]]:
-    """Yield entries in order with their prepared futures, a bounded window ahead."""
-    pending: deque[tuple[PlanEntry, Future | None]] = deque()
+) -> Iterator[tuple[PlanEntry, Prepared]]:
+    """Yield entries in order with what the workers made of them, a bounded window ahead.
+
+    Worker entries go in batches (BATCH_FILES files or BATCH_BYTES): reads still overlap,
+    which matters on a cold or network filesystem, without a future per small file.
+    """
+    # Each pending worker entry has a slot [future, index], filled when its batch goes.
+    pending: deque[tuple[PlanEntry, list | None]] = deque()
     in_flight = 0
     source = iter(entries)
     exhausted = False
+    batch: list[PlanEntry] = []
+    slots: list[list] = []
+    batch_bytes = 0
+
+    def submit() -> None:
+        nonlocal batch, slots, batch_bytes
+        future = pool.submit(_prepare_batch, prep, batch)
+        for slot in slots:
+            slot[0] = future
+        batch, slots, batch_bytes = [], [], 0
+
     while True:
         while not exhausted and len(pending) < WINDOW_ENTRIES and in_flight < WINDOW_BYTES:
             entry = next(source, None)
             if entry is None:
                 exhausted = True
                 break
-            if prep.needs_worker(entry):
-                pending.append((entry, pool.submit(prep, entry)))
-                in_flight += entry.size
-            else:
+            if not prep.needs_worker(entry):
                 pending.append((entry, None))
+                continue
+            slot = [None, len(batch)]
+            batch.append(entry)
+            slots.append(slot)
+            pending.append((entry, slot))
+            batch_bytes += entry.size
+            in_flight += entry.size
+            if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                submit()
+        if batch:
+            submit()
         if not pending:
             return
         check_cancel(cancel)
-        entry, future = pending.popleft()
-        if future is not None:
-            in_flight -= entry.size
-        yield entry, future
+        entry, slot = pending.popleft()
+        if slot is None:
+            yield entry, Prepared()
+            continue
+        in_flight -= entry.size
+        future, index = slot
+        yield entry, future.result()[index]
 
 
 def pack(
@@ -373,8 +406,7 @@ def pack(
     try:
         with ThreadPoolExecutor(max(2, threads)) as pool:
             try:
-                for entry, future in _window(plan.entries, pool, prep, cancel):
-                    prepared = future.result() if future is not None else Prepared()
+                for entry, prepared in _window(plan.entries, pool, prep, cancel):
                     if prepared.relocation:
                         result.relocations.append(prepared.relocation)
                         relocated[entry.name] = prepared.relocation
