@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 
 from . import __version__
 from .archive import CHUNK, ArchiveEntry, ArchiveWriter, open_writer, validate_level
-from .environment import Environment
+from .environment import Environment, open_env_file
 from .errors import (
     CondaPackageError,
     OutputExists,
@@ -240,20 +240,6 @@ def _check_output(env: Environment, output: str, force: bool, dry_run: bool) -> 
 # --- reading the environment -------------------------------------------------------------
 
 
-def _open(full: str) -> BinaryIO:
-    """Open a file of the environment; the errors say what to do about them."""
-    try:
-        return open(full, "rb")
-    except FileNotFoundError as exc:
-        raise CondaPackageError(
-            f"{full}: vanished while packaging; nothing was written, run again"
-        ) from exc
-    except PermissionError as exc:
-        raise CondaPackageError(
-            f"{full}: permission denied; make it readable or run as its owner"
-        ) from exc
-
-
 @dataclass(frozen=True)
 class _Scanned:
     sha256: str
@@ -271,7 +257,7 @@ def _scan(
     found = binary = False
     keep = len(needle) - 1
     tail = b""
-    with _open(full) as fh:
+    with open_env_file(full, "packaging") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -457,7 +443,7 @@ def _read_files(
             placeholder = prefix
             file_mode = "binary" if scanned.binary else "text"
             if scanned.binary:
-                with _open(full) as fh:
+                with open_env_file(full, "packaging") as fh:
                     room = binary_room(fh.read(), needle)
                 warnings.append(
                     f"{path}: binary file holding the prefix; installers replace it in place, so"
@@ -583,7 +569,7 @@ def _add_files(
             writer.add(ArchiveEntry(f.path, "symlink", f.mode, f.mtime, target=f.target))
             continue
         sizer.file(f.path)
-        with _open(os.path.join(env.prefix, f.path)) as fh:
+        with open_env_file(os.path.join(env.prefix, f.path), "packaging") as fh:
             reader = _HashingReader(fh, f.path, sizer)
             writer.add(ArchiveEntry(f.path, "file", f.mode, f.mtime, f.size), reader)  # type: ignore[arg-type]
         if reader.digest.hexdigest() != f.sha256:

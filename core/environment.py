@@ -9,8 +9,9 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import BinaryIO
 
-from .errors import EnvironmentNotFound, NotAnEnvironment
+from .errors import CondaPackageError, EnvironmentNotFound, NotAnEnvironment
 from .pip import PipDistribution, read_distribution
 from .records import PackageRecord, read_records
 from .walk import walk_prefix
@@ -164,6 +165,20 @@ def _derived(path: str, owners: dict[str, PackageRecord]) -> bool:
     if m:
         return f"{m.group('dir')}{m.group('stem')}.py" in owners
     return path[:-1] in owners
+
+
+def open_env_file(path: str, doing: str = "packing") -> BinaryIO:
+    """Open a file of the environment for reading; the errors say what to do about them."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError as exc:
+        raise CondaPackageError(
+            f"{path}: vanished while {doing}; nothing was written, run again"
+        ) from exc
+    except PermissionError as exc:
+        raise CondaPackageError(
+            f"{path}: permission denied; make it readable or run as its owner"
+        ) from exc
 
 
 def check_prefix(prefix: str) -> str:

@@ -16,13 +16,12 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
 
 from . import __version__
 from .activation import activate_scripts
 from .archive import ArchiveEntry, default_level, format_from_path, open_writer, validate_level
 from .elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
-from .environment import Environment
+from .environment import Environment, open_env_file
 from .errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
 from .plan import STATE_DIR, PackPlan, PlanEntry, make_plan
 from .progress import Progress, ProgressCallback, check_cancel
@@ -137,20 +136,6 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     return output, fmt
 
 
-def _open_source(path: str) -> BinaryIO:
-    """Open a file of the environment; the errors say what to do about them."""
-    try:
-        return open(path, "rb")
-    except FileNotFoundError as exc:
-        raise CondaPackageError(
-            f"{path}: vanished while packing; nothing was written, run again"
-        ) from exc
-    except PermissionError as exc:
-        raise CondaPackageError(
-            f"{path}: permission denied; make it readable or run as its owner"
-        ) from exc
-
-
 def _record_bytes(path: str) -> bytes:
     """A conda-meta record without this machine's package-cache paths."""
     with open(path, "rb") as fh:
@@ -207,7 +192,7 @@ class _Preparer:
         if entry.action == "record":
             path = os.path.join(self.env.prefix, entry.name)
             return Prepared(_record_bytes(path))
-        with _open_source(os.path.join(self.env.prefix, entry.name)) as fh:
+        with open_env_file(os.path.join(self.env.prefix, entry.name)) as fh:
             data = fh.read()
         fixes: tuple = ()
         if self.fix_rpath:
@@ -470,6 +455,6 @@ def _write(writer, env: Environment, entry: PlanEntry, prepared: Prepared) -> No
         data = prepared.content
         writer.add(ArchiveEntry(entry.name, "file", entry.mode, entry.mtime, len(data)), data)
         return
-    with _open_source(os.path.join(env.prefix, entry.name)) as fh:
+    with open_env_file(os.path.join(env.prefix, entry.name)) as fh:
         size = os.fstat(fh.fileno()).st_size
         writer.add(ArchiveEntry(entry.name, "file", entry.mode, entry.mtime, size), fh)

@@ -11,8 +11,7 @@ from collections import defaultdict
 from .condapkg import PackageResult, build_package, package_format
 from .environment import Environment
 from .errors import UsageError
-from .progress import Progress
-from .report import human_bytes
+from .report import RichProgress, human_bytes
 from .subdirs import subdir_from_options
 
 # Options of the other actions, which would silently do nothing here.
@@ -29,51 +28,6 @@ _NOT_FOR_PACKAGES = (
     ("backup", "--backup"),
     ("no_backup", "--no-backup"),
 )
-
-
-class _Bar:
-    """A rich progress bar on stderr, one phase (scan, write) after the other."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-        from rich.progress import Progress as Bar
-
-        self.bar = Bar(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[current]}"),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self.task = self.bar.add_task("reading", total=None, current="")
-
-    def __enter__(self) -> _Bar:
-        self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
-
-    def __call__(self, p: Progress) -> None:
-        current = p.current if len(p.current) < 40 else "…" + p.current[-39:]
-        description = "reading" if p.phase == "scan" else "packaging"
-        self.bar.update(
-            self.task,
-            description=description,
-            total=p.total_bytes,
-            completed=p.done_bytes,
-            current=current,
-        )
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -121,7 +75,7 @@ def cmd_package(args: argparse.Namespace, env: Environment) -> int:
         raise UsageError("--zstd-compression-level applies to .conda packages only")
     subdir = subdir_from_options(args.arch, args.platform)
     show_bar = not (args.quiet or args.dry_run or args.json) and sys.stderr.isatty()
-    with _Bar() if show_bar else contextlib.nullcontext() as bar:
+    with RichProgress() if show_bar else contextlib.nullcontext() as bar:
         result = build_package(
             env,
             args.pkg_name,

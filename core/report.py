@@ -44,8 +44,11 @@ def summary_lines(result: PackResult) -> list[str]:
     return lines
 
 
+PHASE_NAMES = {"pack": "packing", "scan": "reading", "write": "packaging"}
+
+
 class RichProgress:
-    """A rich progress bar on stderr: files, bytes, throughput, ETA, current file."""
+    """A rich progress bar on stderr: phase, files, bytes, throughput, ETA, current file."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -59,7 +62,7 @@ class RichProgress:
         from rich.progress import Progress as Bar
 
         self.bar = Bar(
-            TextColumn("[bold]packing"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[files]} files"),
             DownloadColumn(),
@@ -69,7 +72,7 @@ class RichProgress:
             console=Console(stderr=True),
             transient=True,
         )
-        self.task = self.bar.add_task("pack", total=None, current="", files="0")
+        self.task = self.bar.add_task("", total=None, current="", files="0")
 
     def __enter__(self) -> RichProgress:
         self.bar.start()
@@ -82,7 +85,12 @@ class RichProgress:
         current = p.current if len(p.current) < 40 else "…" + p.current[-39:]
         files = f"{p.done_files}/{p.total_files}"
         self.bar.update(
-            self.task, total=p.total_bytes, completed=p.done_bytes, current=current, files=files
+            self.task,
+            description=PHASE_NAMES.get(p.phase, p.phase),
+            total=p.total_bytes,
+            completed=p.done_bytes,
+            current=current,
+            files=files,
         )
 
 
