@@ -39,3 +39,10 @@ def test_wheel_contains_every_module(tmp_path):
                 and "__pycache__" not in source.parts
             ):
                 assert f"{package}/{source.relative_to(ROOT / folder).as_posix()}" in names
+
+
+def test_public_api_names_resolve():
+    import conda_package.core as core
+
+    for name in core.__all__:
+        assert getattr(core, name) is not None, name
