@@ -1,0 +1,70 @@
+"""Packing options: missing files, editable installs, --platform, --relocate-prefix."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+
+from conftest import cli
+
+
+def _manifest(archive) -> dict:
+    with tarfile.open(archive) as tf:
+        return json.load(tf.extractfile("conda-meta/conda-package/manifest.json"))
+
+
+def test_missing_files_are_listed_per_package_unless_ignored(small_env, tmp_path):
+    (small_env / "share" / "data" / "a.txt").unlink()
+    out = tmp_path / "x.tar.gz"
+    r = cli("-p", small_env, "-o", out)
+    assert r.returncode == 1
+    assert "data-2.1-0: share/data/a.txt" in r.stderr
+    assert "--ignore-missing-files" in r.stderr
+    assert not out.exists()
+    r = cli("-p", small_env, "-o", out, "--ignore-missing-files", "-q")
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(out) as tf:
+        names = tf.getnames()
+    assert "share/data/b.txt" in names and "share/data/a.txt" not in names
+
+
+def test_editable_installs_are_named_unless_ignored(small_env, tmp_path):
+    dist = small_env / "lib" / "python3.11" / "site-packages" / "mine-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mine\nVersion: 1.0\n")
+    (dist / "RECORD").write_text("mine-1.0.dist-info/METADATA,,\n")
+    (dist / "direct_url.json").write_text(
+        json.dumps({"url": "file:///home/me/src/mine", "dir_info": {"editable": True}})
+    )
+    out = tmp_path / "x.tar.gz"
+    r = cli("-p", small_env, "-o", out)
+    assert r.returncode == 1
+    assert "mine (/home/me/src/mine)" in r.stderr
+    assert not out.exists()
+    assert cli("-p", small_env, "-o", out, "--ignore-editable-packages", "-q").returncode == 0
+
+
+def test_platform_is_recorded(small_env, tmp_path):
+    out = tmp_path / "x.tar.gz"
+    assert cli("-p", small_env, "-o", out, "--platform", "linux-aarch64").returncode == 0
+    assert _manifest(out)["subdir"] == "linux-aarch64"
+    r = cli("-p", small_env, "-o", out, "--force", "--arch", "linux-64", "--platform", "osx-64")
+    assert r.returncode == 2
+    assert "disagree" in r.stderr
+
+
+def test_relocate_prefix_at_pack_time(small_env, tmp_path):
+    target = tmp_path / "final" / "place"
+    out = tmp_path / "x.tar.gz"
+    r = cli("-p", small_env, "-o", out, "--relocate-prefix", target, "-q")
+    assert r.returncode == 0, r.stderr
+    target.mkdir(parents=True)
+    subprocess.run(["tar", "-xf", out, "-C", target], check=True)
+    # already in place: no conda-unpack needed, and running it changes nothing
+    assert (target / "share/tool/config.txt").read_text() == f"prefix={target}\n"
+    assert (target / "conda-meta/conda-package/prefix").read_text().strip() == str(target)
+    assert str(target).encode() in (target / "lib/libtool.so").read_bytes()
+    r = subprocess.run([target / "bin/conda-unpack", "-v"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (target / "share/tool/config.txt").read_text() == f"prefix={target}\n"
