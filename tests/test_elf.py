@@ -30,8 +30,8 @@ from elftools.elf.enums import ENUM_E_MACHINE
 CC = shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (`cc`) on PATH")
 
-FOO_C = 'int foo(void) { return 42; }\n'
-BAR_C = 'int bar(void) { return 7; }\n'
+FOO_C = "int foo(void) { return 42; }\n"
+BAR_C = "int bar(void) { return 7; }\n"
 MAIN_C = '#include <stdio.h>\nint foo(void);\nint main(void) { printf("foo=%d\\n", foo()); }\n'
 MAIN_BAR_C = "int foo(void); int bar(void);\nint main(void) { return foo() + bar(); }\n"
 STATIC_C = "int main(void) { return 0; }\n"
@@ -57,8 +57,13 @@ class Built:
 def built(tmp_path_factory) -> Built:
     """Compile everything once: a dozen cc runs are most of this module's time."""
     root = tmp_path_factory.mktemp("elf")
-    for name, text in [("foo.c", FOO_C), ("bar.c", BAR_C), ("main.c", MAIN_C),
-                       ("main_bar.c", MAIN_BAR_C), ("static.c", STATIC_C)]:
+    for name, text in [
+        ("foo.c", FOO_C),
+        ("bar.c", BAR_C),
+        ("main.c", MAIN_C),
+        ("main_bar.c", MAIN_BAR_C),
+        ("static.c", STATIC_C),
+    ]:
         (root / name).write_text(text)
     env = root / "env"
     libdir, bindir, gone = env / "lib", env / "bin", root / "gone"
@@ -71,8 +76,16 @@ def built(tmp_path_factory) -> Built:
     cc(*link, "-Wl,--enable-new-dtags", f"-Wl,-rpath,{libdir}", "-o", bindir / "prog_runpath")
     cc(*link, "-Wl,-rpath,$ORIGIN/../lib", "-o", root / "origin")
     cc(*link, "-Wl,-rpath,lib:", "-o", root / "odd")
-    cc(root / "main_bar.c", f"-L{libdir}", f"-L{gone}", "-lfoo", "-lbar",
-       f"-Wl,-rpath,{libdir}:{gone}", "-o", root / "with_bar")
+    cc(
+        root / "main_bar.c",
+        f"-L{libdir}",
+        f"-L{gone}",
+        "-lfoo",
+        "-lbar",
+        f"-Wl,-rpath,{libdir}:{gone}",
+        "-o",
+        root / "with_bar",
+    )
     (gone / "libbar.so").unlink()
     static: Path | None = root / "static"
     try:
@@ -187,7 +200,9 @@ def test_needed_with_slash(built):
     libfoo = str(built.libdir / "libfoo.so")
     info = replace(base, needed=(libfoo, "lib/libfoo.so", "/no/such.so"))
     assert resolve_needed(info, str(built.origin)) == {
-        libfoo: libfoo, "lib/libfoo.so": None, "/no/such.so": None,
+        libfoo: libfoo,
+        "lib/libfoo.so": None,
+        "/no/such.so": None,
     }
 
 
@@ -207,8 +222,16 @@ def test_stripped_copy(built, tmp_path):
     if strip:
         subprocess.run([strip, "--strip-all", str(copy)], check=True)
     else:
-        cc(built.root / "main.c", f"-L{built.libdir}", "-lfoo", "-s", "-Wl,--disable-new-dtags",
-           f"-Wl,-rpath,{built.libdir}", "-o", copy)
+        cc(
+            built.root / "main.c",
+            f"-L{built.libdir}",
+            "-lfoo",
+            "-s",
+            "-Wl,--disable-new-dtags",
+            f"-Wl,-rpath,{built.libdir}",
+            "-o",
+            copy,
+        )
     assert read_elf(copy.read_bytes()) == info_of(built.env / "bin" / "prog_rpath")
 
 
@@ -259,22 +282,35 @@ def synthetic_elf(elf_class: int, little: bool, machine: int) -> bytes:
     strtab_at = interp_at + len(interp)
     dyn_at = strtab_at + len(strtab)
     base = 0x10000
-    dyn = [(1, 1), (14, 11), (15, 19), (29, 35), (5, base + strtab_at), (10, len(strtab)),
-           (0, 0)]
+    dyn = [(1, 1), (14, 11), (15, 19), (29, 35), (5, base + strtab_at), (10, len(strtab)), (0, 0)]
     dynfmt = e + ("qQ" if is64 else "iI")
     dynamic = b"".join(struct.pack(dynfmt, tag, val) for tag, val in dyn)
     size = dyn_at + len(dynamic)
 
     def phdr(p_type: int, offset: int, filesz: int) -> bytes:
         if is64:
-            return struct.pack(e + "IIQQQQQQ", p_type, 4, offset, base + offset, 0, filesz,
-                               filesz, 8)
-        return struct.pack(e + "IIIIIIII", p_type, offset, base + offset, 0, filesz, filesz,
-                           4, 4)
+            return struct.pack(
+                e + "IIQQQQQQ", p_type, 4, offset, base + offset, 0, filesz, filesz, 8
+            )
+        return struct.pack(e + "IIIIIIII", p_type, offset, base + offset, 0, filesz, filesz, 4, 4)
 
     ident = b"\x7fELF" + bytes([elf_class // 32, 1 if little else 2, 1]) + b"\0" * 9
-    head = struct.pack(e + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH"), 3, machine, 1, 0,
-                       ehsize, 0, 0, ehsize, phentsize, 3, 0, 0, 0)
+    head = struct.pack(
+        e + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH"),
+        3,
+        machine,
+        1,
+        0,
+        ehsize,
+        0,
+        0,
+        ehsize,
+        phentsize,
+        3,
+        0,
+        0,
+        0,
+    )
     phdrs = phdr(1, 0, size) + phdr(3, interp_at, len(interp)) + phdr(2, dyn_at, len(dynamic))
     return ident + head + phdrs + interp + strtab + dynamic
 
@@ -290,8 +326,9 @@ def test_other_classes_and_byte_orders(subdir):
     assert info.needed == ("libc.so.6",) and info.soname == "libx.so"
     assert info.rpath == ("$ORIGIN/../lib", "") and info.runpath == ("/opt/lib",)
     # pyelftools, an independent parser, reads the same dynamic table.
-    tags = [t for seg in ELFFile(io.BytesIO(data)).iter_segments("PT_DYNAMIC")
-            for t in seg.iter_tags()]
+    tags = [
+        t for seg in ELFFile(io.BytesIO(data)).iter_segments("PT_DYNAMIC") for t in seg.iter_tags()
+    ]
     assert [t.needed for t in tags if t.entry.d_tag == "DT_NEEDED"] == list(info.needed)
     assert [t.runpath for t in tags if t.entry.d_tag == "DT_RUNPATH"] == ["/opt/lib"]
 
@@ -322,8 +359,10 @@ def test_expand_origin():
 def test_origin_relative():
     assert origin_relative("/opt/env/lib", "bin/prog", "/opt/env") == "$ORIGIN/../lib"
     assert origin_relative("/opt/env/lib/", "lib/libx.so", "/opt/env/") == "$ORIGIN"
-    assert (origin_relative("/opt/env/lib", "lib/python3.11/site-packages/m.so", "/opt/env")
-            == "$ORIGIN/../..")
+    assert (
+        origin_relative("/opt/env/lib", "lib/python3.11/site-packages/m.so", "/opt/env")
+        == "$ORIGIN/../.."
+    )
     assert origin_relative("/opt/env", "prog", "/opt/env") == "$ORIGIN"
     assert origin_relative("/opt/envx/lib", "bin/prog", "/opt/env") is None
     assert origin_relative("/usr/lib", "bin/prog", "/opt/env") is None
@@ -337,8 +376,15 @@ def test_rewrite_rpath_then_move_and_run(built, tmp_path, dtags):
     (env / "bin").mkdir(parents=True)
     shutil.copytree(built.libdir, env / "lib")
     prog = env / "bin" / "prog"
-    cc(built.root / "main.c", f"-L{env / 'lib'}", "-lfoo", f"-Wl,{dtags}",
-       f"-Wl,-rpath,{env / 'lib'}", "-o", prog)
+    cc(
+        built.root / "main.c",
+        f"-L{env / 'lib'}",
+        "-lfoo",
+        f"-Wl,{dtags}",
+        f"-Wl,-rpath,{env / 'lib'}",
+        "-o",
+        prog,
+    )
     data = bytearray(prog.read_bytes())
     before = read_elf(bytes(data))
 
@@ -357,12 +403,15 @@ def test_rewrite_rpath_then_move_and_run(built, tmp_path, dtags):
     moved = tmp_path / "elsewhere" / "env2"
     shutil.move(env, moved)
     clean = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    run = subprocess.run([str(moved / "bin" / "prog.new")], capture_output=True, text=True,
-                         env=clean)
+    run = subprocess.run(
+        [str(moved / "bin" / "prog.new")], capture_output=True, text=True, env=clean
+    )
     assert (run.returncode, run.stdout) == (0, "foo=42\n"), run.stderr
     # The original, still pointing at the old place, no longer finds its library.
-    assert subprocess.run([str(moved / "bin" / "prog")], capture_output=True,
-                          env=clean).returncode != 0
+    assert (
+        subprocess.run([str(moved / "bin" / "prog")], capture_output=True, env=clean).returncode
+        != 0
+    )
 
 
 def test_rewrite_rpath_too_long_is_refused(built):
@@ -376,8 +425,6 @@ def test_rewrite_rpath_too_long_is_refused(built):
 
 def test_rewrite_rpath_keeps_empty_entries(built):
     data = bytearray(built.odd.read_bytes())
-    assert rewrite_rpath(data, lambda entry: "x" if entry == "lib" else entry) == [
-        ("lib:", "x:")
-    ]
+    assert rewrite_rpath(data, lambda entry: "x" if entry == "lib" else entry) == [("lib:", "x:")]
     info = read_elf(bytes(data))
     assert info.rpath + info.runpath == ("x", "")
