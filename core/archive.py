@@ -629,20 +629,25 @@ _ZEROS = bytes(512)
 _RECORD = 10240  # tar output is padded to whole records, as tar and tarfile do
 
 
+_CONSTANT_SUM = sum(_IDS) + sum(b"        ") + sum(_USTAR_TAIL)  # the checksum's fixed part
+
+
 def _ustar(name: bytes, mode: int, size: int, mtime: int, typeflag: bytes, link: bytes) -> bytes:
-    block = b"".join(
+    fields = b"%07o\x00%011o\x00%011o\x00" % (mode, size, mtime)
+    # Summing only the variable bytes: NUL padding adds nothing (a per-entry hot path).
+    checksum = _CONSTANT_SUM + sum(name) + sum(fields) + sum(typeflag) + sum(link)
+    return b"".join(
         (
             name.ljust(100, b"\x00"),
-            b"%07o\x00" % mode,
+            fields[:8],
             _IDS,
-            b"%011o\x00%011o\x00" % (size, mtime),
-            b"        ",
+            fields[8:],
+            b"%06o\x00 " % checksum,
             typeflag,
             link.ljust(100, b"\x00"),
             _USTAR_TAIL,
         )
     )
-    return block[:148] + b"%06o\x00 " % sum(block) + block[156:]
 
 
 def _pax_record(key: bytes, value: bytes) -> bytes:
