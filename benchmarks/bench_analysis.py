@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +20,9 @@ from pathlib import Path
 
 from conda_package.core.analysis import AnalysisCache, Severity, analyse
 from conda_package.core.environment import Environment
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from realenv import benchmark_prefix
 
 
 def main() -> None:
@@ -31,14 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
     try:
-        if args.prefix:
-            prefix = os.path.abspath(args.prefix)
-        else:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-            from realenv import build_real_env
-
-            prefix = str(build_real_env(work / "env", work / "build"))
-        subprocess.run(["tar", "-cf", "/dev/null", "-C", prefix, "."], check=True)  # warm cache
+        prefix = benchmark_prefix(args.prefix, work)
         env = Environment.load(prefix)
         print(f"environment: {prefix}, {len(env.files)} files, cores: {os.cpu_count()}")
 

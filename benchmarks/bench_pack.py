@@ -69,6 +69,10 @@ def load_times(prefix: str, repeat: int) -> tuple[float, float]:
     return best(lambda: Environment.load(prefix)), best(lambda: CondaEnv.from_prefix(prefix))
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from realenv import benchmark_prefix  # noqa: E402
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("prefix", nargs="?")
@@ -77,17 +81,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-pack-"))
     try:
-        if args.prefix:
-            prefix = os.path.abspath(args.prefix)
-        else:
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-            from realenv import build_real_env
-
-            prefix = str(build_real_env(work / "env", work / "build"))
+        prefix = benchmark_prefix(args.prefix, work)
         out = work / "out"
         out.mkdir()
         n = str(args.threads)
-        subprocess.run(["tar", "-cf", "/dev/null", "-C", prefix, "."], check=True)  # warm cache
         print(f"environment: {prefix}, threads: {n}, cores: {os.cpu_count()}")
         ours_load, their_load = load_times(prefix, args.repeat)
         print(

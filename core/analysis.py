@@ -33,7 +33,8 @@ from .elf import (
 )
 from .environment import Environment
 from .progress import Progress, ProgressCallback, check_cancel
-from .relocation import UNLIMITED_ROOM, RelocationError, binary_room, replace_binary
+from .relocation import UNLIMITED_ROOM, binary_room
+from .restore import restore_package_bytes
 
 # Enough for the ELF and program headers and, in almost every file, the dynamic strings;
 # a file that needs more is read to the end.
@@ -161,18 +162,6 @@ def _parse_elf(data: bytes) -> tuple[ElfInfo | None, str | None]:
         return None, str(exc)
 
 
-def _restores(data: bytes, prefix: bytes, task: _Task) -> bool:
-    placeholder = (task.placeholder or "").encode()
-    try:
-        if task.file_mode == "binary":
-            restored = replace_binary(data, prefix, placeholder)
-        else:
-            restored = data.replace(prefix, placeholder)
-    except RelocationError:
-        return False
-    return hashlib.sha256(restored).hexdigest() == task.sha256
-
-
 def _examine(task: _Task, prefixes: tuple[bytes, ...], cancel: threading.Event | None) -> _Facts:
     """Read the file once and learn all that the judging needs from its bytes."""
     check_cancel(cancel)
@@ -191,7 +180,9 @@ def _examine(task: _Task, prefixes: tuple[bytes, ...], cancel: threading.Event |
     kind = "elf" if is_elf(data) else "binary" if b"\0" in data[:_HEAD] else "text"
     verified = None
     if task.placeholder is not None and task.sha256:
-        verified = any(_restores(data, prefix, task) for prefix in prefixes)
+        placeholder = task.placeholder.encode()
+        mode = task.file_mode or "text"
+        verified = restore_package_bytes(data, prefixes, placeholder, mode, task.sha256) is not None
     found_mode = found_room = None
     if task.search or verified is False:
         needle = next((p for p in prefixes if p in data), None)

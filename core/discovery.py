@@ -8,6 +8,18 @@ from dataclasses import dataclass
 
 from .errors import EnvironmentNotFound
 
+# Where discover() looks, in its order, for the places that tell a user where to look.
+WHERE_DISCOVERY_LOOKS = (
+    "~/.conda/environments.txt",
+    "envs_dirs in .condarc files (/etc/conda, ~/.condarc, ~/.conda, ~/.config/conda, $CONDARC)",
+    "$CONDA_ENVS_PATH",
+    "$CONDA_PREFIX",
+    "$CONDA_ROOT and its envs/",
+    "$MAMBA_ROOT_PREFIX/envs",
+    "~/.conda/envs",
+    ".pixi/envs in the current directory",
+)
+
 
 @dataclass(frozen=True)
 class DiscoveredEnvironment:

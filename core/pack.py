@@ -7,7 +7,6 @@ Files are read once, in worker threads, a bounded window ahead of the writer; th
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import threading
@@ -28,13 +27,11 @@ from .progress import Progress, ProgressCallback, check_cancel
 from .relocation import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
-    RelocationError,
     binary_room,
     relocate_bytes,
-    replace_binary,
-    replace_text,
     unpack_script_source,
 )
+from .restore import restore_package_bytes
 from .subdirs import subdir_from_options
 
 SMALL_FILE = 1 << 20  # read ahead in a worker; larger copies stream from disk in the writer
@@ -153,7 +150,8 @@ class _Preparer:
 
     def __init__(self, env: Environment, options: PackOptions):
         self.env = env
-        self.prefixes = [env.prefix] + ([env.real_prefix] if env.real_prefix != env.prefix else [])
+        self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
+        self.prefix_bytes = [p.encode() for p in self.prefixes]
         self.relocate_prefix = options.relocate_prefix
         self.dry_run = options.dry_run
         self.fix_rpath = options.fix_rpath
@@ -210,22 +208,16 @@ class _Preparer:
 
     def _restore(self, entry: PlanEntry, data: bytes) -> Prepared | None:
         placeholder = entry.placeholder.encode()
-        for prefix in self.prefixes:
-            try:
-                if entry.file_mode == "binary":
-                    restored = replace_binary(data, prefix.encode(), placeholder)
-                else:
-                    restored = replace_text(data, prefix.encode(), placeholder)
-            except RelocationError:
-                continue
-            if entry.sha256 and hashlib.sha256(restored).hexdigest() != entry.sha256:
-                continue
-            reloc = {"path": entry.name, "placeholder": entry.placeholder, "mode": entry.file_mode}
-            if entry.file_mode == "binary":
-                reloc["room"] = len(placeholder)
-            content = self._final(restored, entry.placeholder, entry.file_mode)
-            return Prepared(content, reloc, verified=True)
-        return None
+        restored = restore_package_bytes(
+            data, self.prefix_bytes, placeholder, entry.file_mode, entry.sha256
+        )
+        if restored is None:
+            return None
+        reloc = {"path": entry.name, "placeholder": entry.placeholder, "mode": entry.file_mode}
+        if entry.file_mode == "binary":
+            reloc["room"] = len(placeholder)
+        content = self._final(restored, entry.placeholder, entry.file_mode)
+        return Prepared(content, reloc, verified=True)
 
     def _search(self, entry: PlanEntry, data: bytes) -> Prepared:
         prefix = self.env.prefix

@@ -107,6 +107,16 @@ def build_real_env(prefix: Path, work: Path, pkgs_dir: Path | None = None) -> Pa
     return install(channel, package_names(pkgs_dir), prefix, work / "pkgs")
 
 
+def benchmark_prefix(prefix: str | None, work: Path) -> str:
+    """The benchmarks' environment: the one given, or the real one built under `work`;
+    read once so that every measurement starts with a warm page cache."""
+    import subprocess
+
+    path = os.path.abspath(prefix) if prefix else str(build_real_env(work / "env", work / "build"))
+    subprocess.run(["tar", "-cf", "/dev/null", "-C", path, "."], check=True)
+    return path
+
+
 if __name__ == "__main__":
     import sys
     import time

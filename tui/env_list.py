@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from conda_package.core.discovery import DiscoveredEnvironment
+from conda_package.core.discovery import WHERE_DISCOVERY_LOOKS, DiscoveredEnvironment
 from conda_package.core.environment import Environment
 from conda_package.core.errors import CondaPackageError
 from rich.text import Text
@@ -18,17 +18,6 @@ from textual.worker import get_current_worker
 
 from .display import human_bytes
 from .messages import OpenEnvironment
-
-WHERE_DISCOVERY_LOOKS = (
-    "~/.conda/environments.txt",
-    "envs_dirs in .condarc files (/etc/conda, ~/.condarc, ~/.conda, ~/.config/conda, $CONDARC)",
-    "$CONDA_ENVS_PATH",
-    "$CONDA_PREFIX",
-    "$CONDA_ROOT and its envs/",
-    "$MAMBA_ROOT_PREFIX/envs",
-    "~/.conda/envs",
-    ".pixi/envs in the current directory",
-)
 
 
 class EnvironmentDetails(Message):

@@ -12,7 +12,7 @@ from textual.containers import Horizontal
 from textual.geometry import Size
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
-from textual.widgets import Label, Static, Switch
+from textual.widgets import Input, Label, Static, Switch
 
 
 def parse_int(value: str, what: str) -> int | None:
@@ -29,6 +29,21 @@ def parse_int(value: str, what: str) -> int | None:
 def field_row(label: str, control: Widget) -> Horizontal:
     """One line: the label, then its control; a FieldError may follow it."""
     return Horizontal(Label(label, classes="field-label"), control, classes="field")
+
+
+def checked_field(
+    label: str,
+    field_id: str,
+    check: Callable[[str], object],
+    value: str = "",
+    placeholder: str = "",
+) -> tuple[Horizontal, FieldError]:
+    """A labelled input checked by core as the user types, and the line for its error
+    (`#<field_id>-error`)."""
+    control = Input(
+        value, id=field_id, compact=True, placeholder=placeholder, validators=[CoreCheck(check)]
+    )
+    return field_row(label, control), FieldError(id=f"{field_id}-error")
 
 
 class CoreCheck(Validator):

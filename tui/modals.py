@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, Switch
 
-from .forms import CoreCheck, FieldError, WordSwitch, field_row
+from .forms import CoreCheck, FieldError, WordSwitch, checked_field, field_row
 
 
 class MessageModal(ModalScreen[None]):
@@ -230,46 +230,15 @@ class BuildPackageModal(ModalScreen[PackageRequest | None]):
                 f"Build a conda package of {self.count:,} untracked {noun}", classes="dialog-title"
             )
             with Vertical(classes="form"):
-                yield field_row(
-                    "Name",
-                    Input(
-                        self.default_name,
-                        id="pkg-name",
-                        compact=True,
-                        validators=[CoreCheck(validate_name)],
-                    ),
-                )
-                yield FieldError(id="pkg-name-error")
-                yield field_row(
-                    "Version",
-                    Input(
-                        "0.0",
-                        id="pkg-version",
-                        compact=True,
-                        validators=[CoreCheck(validate_version)],
-                    ),
-                )
-                yield FieldError(id="pkg-version-error")
-                yield field_row(
-                    "Build number",
-                    Input(
-                        "0",
-                        id="pkg-build",
-                        compact=True,
-                        validators=[CoreCheck(parse_build_number)],
-                    ),
-                )
-                yield FieldError(id="pkg-build-error")
-                yield field_row(
+                yield from checked_field("Name", "pkg-name", validate_name, self.default_name)
+                yield from checked_field("Version", "pkg-version", validate_version, "0.0")
+                yield from checked_field("Build number", "pkg-build", parse_build_number, "0")
+                yield from checked_field(
                     "Output",
-                    Input(
-                        id="pkg-output",
-                        compact=True,
-                        placeholder="NAME-VERSION-BUILD.conda here",
-                        validators=[CoreCheck(check_output)],
-                    ),
+                    "pkg-output",
+                    check_output,
+                    placeholder="NAME-VERSION-BUILD.conda here",
                 )
-                yield FieldError(id="pkg-output-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Build", id="build", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)

@@ -28,7 +28,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from .display import count, duration, human_bytes, rate, shorten
-from .forms import CoreCheck, FieldError, WordSwitch, field_row, parse_int
+from .forms import FieldError, WordSwitch, checked_field, field_row, parse_int
 from .messages import JobProgress
 from .modals import show_failure
 from .model import LoadedEnvironment
@@ -62,15 +62,7 @@ class PackPane(VerticalScroll):
         with ContentSwitcher(initial="pack-form", id="pack-switcher"):
             with Vertical(id="pack-form"):
                 with Vertical(classes="form"):
-                    yield field_row(
-                        "Output",
-                        Input(
-                            id="pack-output",
-                            compact=True,
-                            validators=[CoreCheck(self.check_output)],
-                        ),
-                    )
-                    yield FieldError(id="pack-output-error")
+                    yield from checked_field("Output", "pack-output", self.check_output)
                     yield field_row(
                         "Format",
                         Select(
@@ -81,33 +73,15 @@ class PackPane(VerticalScroll):
                             compact=True,
                         ),
                     )
-                    yield field_row(
-                        "Compression level",
-                        Input(
-                            id="pack-level", compact=True, validators=[CoreCheck(self.check_level)]
-                        ),
-                    )
-                    yield FieldError(id="pack-level-error")
-                    yield field_row(
-                        "Threads",
-                        Input(
-                            "0",
-                            id="pack-threads",
-                            compact=True,
-                            validators=[CoreCheck(self.check_threads)],
-                        ),
-                    )
-                    yield FieldError(id="pack-threads-error")
-                    yield field_row(
+                    yield from checked_field("Compression level", "pack-level", self.check_level)
+                    yield from checked_field("Threads", "pack-threads", self.check_threads, "0")
+                    yield from checked_field(
                         "Relocate to prefix",
-                        Input(
-                            id="pack-relocate",
-                            compact=True,
-                            placeholder="keep: conda-unpack moves it at the target",
-                            validators=[CoreCheck(self.check_relocate)],
-                        ),
+                        "pack-relocate",
+                        self.check_relocate,
+                        "",
+                        placeholder="keep: conda-unpack moves it at the target",
                     )
-                    yield FieldError(id="pack-relocate-error")
                     yield field_row("Ignore missing files", WordSwitch(id="pack-ignore-missing"))
                     yield field_row("Overwrite the output", WordSwitch(id="pack-force"))
                 yield Static(id="pack-room")
