@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 
 from . import __version__
 from .archive import CHUNK, ArchiveEntry, ArchiveWriter, open_writer, validate_level
-from .environment import Environment, open_env_file
+from .environment import Environment, open_env_file, pyc_source
 from .errors import (
     CondaPackageError,
     OutputExists,
@@ -52,7 +52,6 @@ EMPTY_SHA256 = hashlib.sha256().hexdigest()
 _NAME = re.compile(r"[a-z0-9_.-]+")
 _VERSION = re.compile(r"[A-Za-z0-9_.+!]+")
 _SITE_PACKAGES = re.compile(r"^lib/python(\d+)\.(\d+)t?/site-packages/")
-_PYC = re.compile(r"^(?P<dir>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]+\.pyc$")
 # conda's arch and platform fields for each subdir (noarch has neither).
 _ARCH = {
     "64": "x86_64",
@@ -341,13 +340,6 @@ def _unrecordable(path: str) -> str | None:
     return None
 
 
-def _pyc_with_source(path: str, paths: set[str]) -> bool:
-    m = _PYC.match(path)
-    if m:
-        return f"{m.group('dir')}{m.group('stem')}.py" in paths
-    return path.endswith(".pyc") and path[:-1] in paths
-
-
 def _select(env: Environment) -> tuple[list[str], list[LeftOut]]:
     """Which untracked paths go in, from names and lstat alone (no contents read)."""
     kept: list[str] = []
@@ -364,7 +356,7 @@ def _select(env: Environment) -> tuple[list[str], list[LeftOut]]:
     # Byte-code records its source's absolute path: conda's binary prefix replacement would
     # corrupt it, and Python rebuilds it from the source anyway.
     names = set(kept)
-    byte_code = {p for p in kept if _pyc_with_source(p, names)}
+    byte_code = {p for p in kept if pyc_source(p) in names}
     left_out += [
         LeftOut(p, "byte-code of a packaged source; Python rebuilds it") for p in sorted(byte_code)
     ]

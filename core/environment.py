@@ -65,7 +65,9 @@ class Environment:
                     item, found, prefix
                 ):
                     modified.append(path)
-        untracked = tuple(sorted(p for p in files if p not in owners and not _derived(p, owners)))
+        untracked = tuple(
+            sorted(p for p in files if p not in owners and pyc_source(p) not in owners)
+        )
         env = cls(prefix, records, files, dirs, owners, untracked, tuple(missing), tuple(modified))
         env._attribute_pip()
         return env
@@ -157,14 +159,16 @@ def _size_changed(item: dict, found: os.stat_result, prefix: str) -> bool:
     return True
 
 
-def _derived(path: str, owners: dict[str, PackageRecord]) -> bool:
-    """Byte-code of a tracked source is not an untracked file of its own."""
+def pyc_source(path: str) -> str | None:
+    """The .py a .pyc was compiled from (`__pycache__/x.cpython-37.pyc` or Python 2's
+    `x.pyc` -> `x.py`), None for other files. Byte-code of a source that is present is
+    not a file of its own: not untracked, not packed (Python rebuilds it)."""
     if not path.endswith(".pyc"):
-        return False
+        return None
     m = _PYC.match(path)
     if m:
-        return f"{m.group('dir')}{m.group('stem')}.py" in owners
-    return path[:-1] in owners
+        return f"{m.group('dir')}{m.group('stem')}.py"
+    return path[:-1]
 
 
 def open_env_file(path: str, doing: str = "packing") -> BinaryIO:

@@ -6,10 +6,9 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from .environment import Environment
+from .environment import Environment, pyc_source
 from .errors import EditablePackages, MissingFiles, PrefixTooLong
 
-PYC_SUFFIX = ".pyc"
 STATE_DIR = "conda-meta/conda-package"
 PLAIN_PATH_TYPES = frozenset({"hardlink", "softlink", "directory"})
 
@@ -67,16 +66,6 @@ class PackPlan:
             if e.action == "restore" and e.file_mode == "binary"
         ]
         return min(rooms) if rooms else None
-
-
-def _regenerated_pyc(path: str, files: dict) -> bool:
-    """Byte-code whose source is packed too: Python rebuilds it at the target, and it holds
-    the old prefix in a way no byte replacement can fix (length-prefixed marshal strings)."""
-    head, _, tail = path.rpartition("/")
-    if head.endswith("__pycache__") or head == "__pycache__":
-        source_dir = head[: -len("__pycache__")]
-        return f"{source_dir}{tail.split('.', 1)[0]}.py" in files
-    return path[:-1] in files
 
 
 def make_plan(
@@ -153,7 +142,9 @@ def make_plan(
             target = os.readlink(os.path.join(env.prefix, name))
             entries.append(PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist))
             continue
-        if name.endswith(PYC_SUFFIX) and _regenerated_pyc(name, env.files):
+        if pyc_source(name) in env.files:
+            # Python rebuilds it at the target; it holds the old prefix in length-prefixed
+            # marshal strings that no byte replacement can fix.
             skipped_pyc += 1
             continue
         mode = stat.S_IMODE(st.st_mode)
