@@ -31,7 +31,7 @@ from .elf import (
     read_elf,
     resolve_needed,
 )
-from .environment import Environment
+from .environment import Environment, MissingFile
 from .progress import Progress, ProgressCallback, check_cancel
 from .relocation import UNLIMITED_ROOM, binary_room
 from .restore import restore_package_bytes
@@ -680,6 +680,17 @@ class _Judge:
             return None
         return FileAnalysis(path, "symlink", None, None, None, None)
 
+    def missing(self, missing: MissingFile) -> None:
+        name = missing.package.name
+        self.add(
+            "missing-file",
+            Severity.WARNING,
+            missing.path,
+            "listed by its package but absent: packing stops on it unless --ignore-missing-files",
+            f"reinstall it (conda install --force-reinstall {name}), or pack with"
+            " --ignore-missing-files",
+        )
+
     def outside_link(self, path: str, target: str) -> None:
         self.add(
             "symlink-outside-prefix",
@@ -811,6 +822,8 @@ def analyse(
             analysis = judge.symlink(path)
             if analysis is not None:
                 files[path] = analysis
+    for missing in env.missing:
+        judge.missing(missing)
     rooms = [a.room for a in files.values() if a.prefix_mode == "binary" and a.room is not None]
     findings = sorted(judge.findings, key=lambda f: (_RANK[f.severity], f.path, f.code))
     return RelocationReport(

@@ -8,6 +8,7 @@ import json
 import sys
 
 from .analysis import Finding, RelocationReport, Severity, analyse, default_cache, target_findings
+from .demo import is_demo, shown_prefix
 from .environment import Environment
 
 _HEADINGS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
@@ -63,6 +64,8 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
         sys.stdout.write("\n")
         return status
     if not args.quiet:
+        if is_demo(env.prefix):
+            print(f"# prefix: {shown_prefix(env.prefix)}")
         if args.verbose:
             _print_files(report)
         for severity in Severity:

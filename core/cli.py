@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .demo import shown_prefix
 from .discovery import resolve_name
 from .environment import Environment, check_prefix, find_prefix_of
 from .errors import CondaPackageError, EnvironmentNotFound, UsageError
@@ -32,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     exclusive = where.add_mutually_exclusive_group()
     exclusive.add_argument("-n", "--name", help="name of the environment")
     exclusive.add_argument("-p", "--prefix", help="full path to the environment")
+    exclusive.add_argument(
+        "--demo-env",
+        metavar="PATH",
+        help="make the demo environment at PATH (offline, no conda) and use it",
+    )
 
     pack = p.add_argument_group("packing (the default action)")
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
@@ -164,7 +170,7 @@ def cmd_untracked(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    print(f"# prefix: {env.prefix}")
+    print(f"# prefix: {shown_prefix(env.prefix)}")
     print(f"# untracked files: {len(env.untracked)}")
     for path in env.untracked:
         print(path)
@@ -181,11 +187,14 @@ def cmd_reset(args: argparse.Namespace) -> int:
     err = sys.stderr
     if not env.untracked:
         if not args.quiet:
-            print(f"# prefix: {env.prefix}\n# untracked files: 0 (nothing to remove)", file=err)
+            print(
+                f"# prefix: {shown_prefix(env.prefix)}\n# untracked files: 0 (nothing to remove)",
+                file=err,
+            )
         return 0
     if not args.quiet or args.dry_run:
         stream = sys.stdout if args.dry_run else err
-        print(f"# prefix: {env.prefix}", file=stream)
+        print(f"# prefix: {shown_prefix(env.prefix)}", file=stream)
         print(f"# untracked files to remove: {len(env.untracked)}", file=stream)
         for path in env.untracked:
             print(path, file=stream)
@@ -297,7 +306,20 @@ def cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _make_demo(args: argparse.Namespace) -> None:
+    """--demo-env: build the demo, then act on it as on any prefix."""
+    from .demo import create_demo
+
+    if args.prefix_arg:
+        raise UsageError("give either --demo-env PATH or PREFIX, not both")
+    args.prefix = create_demo(args.demo_env)
+    if not args.quiet:
+        print(f"conda-package: demo environment made at {args.prefix}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.demo_env is not None:
+        _make_demo(args)
     if args.check:
         from .check import cmd_check
 

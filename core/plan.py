@@ -87,7 +87,8 @@ def make_plan(
             for dist, paths in sorted(by_pkg.items())
         )
         raise MissingFiles(
-            f"{len(missing)} files listed by packages are missing ({detail});"
+            f"{len(missing)} {'file' if len(missing) == 1 else 'files'} listed by packages"
+            f" {'is' if len(missing) == 1 else 'are'} missing ({detail});"
             " use --ignore-missing-files to pack without them"
         )
     editable = tuple(f"{d.name} ({d.editable_location})" for d in env.editable_distributions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from .demo import shown_prefix
 from .pack import PackResult
 from .progress import Progress
 
@@ -25,7 +26,7 @@ def summary_lines(result: PackResult) -> list[str]:
         by_action[e.action] = by_action.get(e.action, 0) + 1
     room = result.room
     lines = [
-        f"# prefix: {plan.prefix}",
+        f"# prefix: {shown_prefix(plan.prefix)}",
         f"# subdir: {plan.subdir}",
         f"# entries: {len(result.names)} ({len(files)} files and links,"
         f" {len(plan.entries) - len(files)} directories, plus generated files)",

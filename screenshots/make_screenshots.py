@@ -1,10 +1,11 @@
-"""Regenerate the SVG screenshots of conda-package-tui from the real app on a real environment.
+"""Regenerate the SVG screenshots of conda-package-tui from the real app on the demo.
 
     python screenshots/make_screenshots.py [--prefix PREFIX]
 
-Without --prefix it uses /tmp/realenv/env when present, or builds the real environment of
-the tests (tests/realenv.py, about 10 s) in a temporary folder. The environment is only
-read: the pack goes to a temporary folder that is removed afterwards.
+Without --prefix it makes the demo environment (core/demo.py) at a fixed path, so the
+pictures change only when the app does. The environment is only read: the pack goes to a
+temporary folder that is removed afterwards. The demo packs in milliseconds, so for the
+in-progress picture each progress report is held for a moment (slow motion, nothing else).
 The pictures are 100x30 cells; the tests check 80x24 separately.
 """
 
@@ -14,21 +15,23 @@ import argparse
 import asyncio
 import os
 import shutil
-import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import conda_package.tui.packing
+from conda_package.core.demo import DEMO_NAME, create_demo
 from conda_package.core.discovery import DiscoveredEnvironment, env_name
+from conda_package.core.pack import pack
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.packing import PackPane
 from textual.pilot import Pilot
-from textual.widgets import Input, ProgressBar, Select, Tree
+from textual.widgets import Input, ProgressBar, Select, Switch, Tree
 from textual.worker import WorkerState
 
 HERE = Path(__file__).resolve().parent
 SIZE = (100, 30)
-KNOWN_REAL_ENV = Path("/tmp/realenv/env")
 
 
 async def settle(pilot: Pilot) -> None:
@@ -67,7 +70,7 @@ async def environment_tabs(prefix: str, out: str) -> None:
     async with CondaPackageApp(prefix).run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = pilot.app.screen
-        await pilot.press("slash", *"libpython", "enter")
+        await pilot.press("slash", *"libdemo", "enter")
         tree = screen.query_one("#files-tree", Tree)
         await until(lambda: tree.last_line > 1)
         await pilot.press("down", "down")  # the prefix, lib/, then the library
@@ -78,8 +81,9 @@ async def environment_tabs(prefix: str, out: str) -> None:
         save(pilot, "relocation")
 
         await pilot.press("p")
-        screen.query_one("#pack-output", Input).value = os.path.join(out, "realenv.tar.zst")
+        screen.query_one("#pack-output", Input).value = os.path.join(out, f"{DEMO_NAME}.tar.zst")
         screen.query_one("#pack-format", Select).value = "tar.zst"
+        screen.query_one("#pack-ignore-missing", Switch).value = True  # the demo lacks one
         await pilot.pause()
         screen.query_one(PackPane).start()
         bar = screen.query_one("#pack-bar", ProgressBar)
@@ -89,14 +93,14 @@ async def environment_tabs(prefix: str, out: str) -> None:
         save(pilot, "pack-done")
 
 
-def real_environment(work: str) -> str:
-    if KNOWN_REAL_ENV.joinpath("conda-meta").is_dir():
-        return str(KNOWN_REAL_ENV)
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from realenv import build_real_env
+def slow_motion_pack(*args, progress=None, **kwargs):
+    """core's pack, each progress report held 0.1 s so that one lands mid-way."""
 
-    print("building the real environment (about 10 s)…")
-    return str(build_real_env(Path(work) / "env", Path(work) / "build"))
+    def held(report) -> None:
+        progress(report)
+        time.sleep(0.1)
+
+    return pack(*args, progress=held if progress else None, **kwargs)
 
 
 def main() -> None:
@@ -108,7 +112,8 @@ def main() -> None:
     shutil.rmtree(out, ignore_errors=True)
     os.mkdir(out)
     try:
-        prefix = args.prefix or real_environment(out)
+        prefix = args.prefix or create_demo(os.path.join(out, DEMO_NAME))
+        conda_package.tui.packing.pack = slow_motion_pack
         os.environ["XDG_CACHE_HOME"] = os.path.join(out, "cache")
         asyncio.run(environment_list(prefix))
         asyncio.run(environment_tabs(prefix, out))

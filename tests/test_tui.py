@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conda_package.core.discovery import DiscoveredEnvironment
 from conda_package.core.environment import Environment
-from conda_package.tui.app import CondaPackageApp, parse_prefix
+from conda_package.tui.app import CondaPackageApp, Launch, parse_command_line
 from conda_package.tui.env_list import EnvironmentListScreen
 from conda_package.tui.env_screen import EnvironmentScreen
 from conda_package.tui.modals import (
@@ -501,10 +501,11 @@ def test_command_palette_offers_the_main_actions(small_env):
 def test_command_line_resolves_a_name(small_env, monkeypatch, capsys):
     monkeypatch.setenv("CONDA_ENVS_PATH", str(small_env.parent))
     monkeypatch.delenv("CONDA_PREFIX", raising=False)
-    assert parse_prefix(["-n", "small-env"]) == str(small_env.resolve())
-    assert parse_prefix(["-p", "/some/where"]) == "/some/where"
-    assert parse_prefix(["/some/where"]) == "/some/where"
-    assert parse_prefix([]) is None
+    assert parse_command_line(["-n", "small-env"]) == Launch(str(small_env.resolve()))
+    assert parse_command_line(["-p", "/some/where"]) == Launch("/some/where")
+    assert parse_command_line(["/some/where"]) == Launch("/some/where")
+    assert parse_command_line([]) == Launch()
+    assert parse_command_line(["--demo"]) == Launch(demo=True)
     from conda_package.tui.app import main
 
     assert main(["-n", "no-such-env"]) == 1

@@ -1,9 +1,8 @@
 """Snapshots of the TUI's main screens (pytest-textual-snapshot).
 
-The pictures must be the same on every machine: the environment is installed from the
-tests' own packages at a fixed path (its content then depends on nothing else: conda-meta,
-where install-time paths live, is not part of an environment's files), the clock is
-frozen, the working directory is fixed, and nothing timed is on screen.
+The pictures must be the same on every machine: the environment is the demo (its content
+is fixed apart from the prefix) made at a fixed path, the clock is frozen, the working
+directory is fixed, and nothing timed is on screen.
 Update with `pytest tests/test_tui_snapshots.py --snapshot-update`.
 """
 
@@ -11,38 +10,31 @@ from __future__ import annotations
 
 import calendar
 import fcntl
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conda_package.core.demo import DEMO_NAME, create_demo
 from conda_package.core.discovery import DiscoveredEnvironment
 from conda_package.tui.app import CondaPackageApp
-from realenv import install
 from test_tui import find_node, settle
 from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent, Tree
 
 ROOT = Path("/tmp/conda-package-tui-snapshots")
-PREFIX = ROOT / "env"
+PREFIX = ROOT / DEMO_NAME
 CLOCK = calendar.timegm((2024, 5, 6, 7, 8, 9))
 
 
 @pytest.fixture(scope="module")
-def snapshot_env(small_channel) -> Iterator[Path]:
-    """The fixed environment, held under a lock so two runs on one machine do not clash."""
+def snapshot_env() -> Iterator[Path]:
+    """The demo at the fixed path, held under a lock so two runs on one machine do not clash."""
     ROOT.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{ROOT}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         shutil.rmtree(ROOT, ignore_errors=True)
-        install(small_channel, ["tool", "data"], PREFIX, ROOT / "pkgs")
-        shutil.rmtree(ROOT / "pkgs")
-        (PREFIX / "share" / "notes.txt").write_text("written by hand, owned by no package\n")
-        (PREFIX / "bin" / "here").symlink_to(PREFIX / "share" / "data" / "a.txt")
-        for path in PREFIX.rglob("*"):  # modes are on screen: not the machine's umask
-            if path.is_file() and not path.is_symlink():
-                path.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
+        create_demo(str(PREFIX))
         try:
             yield PREFIX
         finally:
@@ -73,7 +65,7 @@ async def ready(pilot: Pilot, tab: str | None = None) -> None:
 
 
 def test_environment_list(snap_compare, fixed_machine):
-    found = [DiscoveredEnvironment("env", str(fixed_machine), "~/.conda/environments.txt")]
+    found = [DiscoveredEnvironment(DEMO_NAME, str(fixed_machine), "~/.conda/environments.txt")]
     app = CondaPackageApp(find_environments=lambda: found, clock=lambda: CLOCK)
     assert snap_compare(app, run_before=ready)
 
@@ -97,9 +89,9 @@ def test_packages_sorted_by_size(snap_compare, app):
 def test_files_filtered_with_details(snap_compare, app):
     async def run_before(pilot: Pilot) -> None:
         await ready(pilot)
-        await pilot.press("slash", *"tool", "enter")
+        await pilot.press("slash", *"libdemo", "enter")
         tree = pilot.app.screen.query_one("#files-tree", Tree)
-        tree.move_cursor(find_node(tree, "libtool.so"))
+        tree.move_cursor(find_node(tree, "libdemo.so.1"))
 
     assert snap_compare(app, run_before=run_before)
 
@@ -161,9 +153,9 @@ def test_files_without_colour(snap_compare, fixed_machine, monkeypatch):
     async def run_before(pilot: Pilot) -> None:
         await ready(pilot, "files")
         tree = pilot.app.screen.query_one("#files-tree", Tree)
-        for folder in ("bin/", "lib/", "share/"):
+        for folder in ("bin/", "etc/", "lib/"):
             find_node(tree, folder).expand()
         await pilot.pause()
-        tree.move_cursor(find_node(tree, "here ["))
+        tree.move_cursor(find_node(tree, "demo-latest ["))
 
     assert snap_compare(app, run_before=run_before)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import ClassVar
 
 from conda_package.core import __version__
+from conda_package.core.demo import DEMO_NAME, create_demo
 from conda_package.core.discovery import DiscoveredEnvironment, discover, resolve_name
 from conda_package.core.errors import CondaPackageError
 from textual.app import App
@@ -31,6 +35,7 @@ class ActionCommands(Provider):
         assert isinstance(app, CondaPackageApp)
         yield ("Open an environment by path", "type a prefix", app.action_open_prefix)
         yield ("List environments", "every environment found", app.show_environment_list)
+        yield ("Open the demo environment", "made offline, no conda needed", app.action_open_demo)
         screen = self.screen
         if isinstance(screen, EnvironmentScreen):
             yield ("Pack this environment", "go to the pack form", screen.action_pack)
@@ -60,7 +65,8 @@ class ActionCommands(Provider):
 
 
 class CondaPackageApp(App[None]):
-    """Starts on the environment list, or straight in one environment when given a prefix.
+    """Starts on the environment list, or straight in one environment when given a prefix
+    (or `demo`: the demo environment, made in a temporary folder).
 
     `find_environments` and `clock` are replaceable so tests and screenshots see a fixed
     machine and a fixed time.
@@ -73,6 +79,7 @@ class CondaPackageApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("o", "open_prefix", "Open path", show=False),
+        Binding("d", "open_demo", "Demo", show=False),
     ]
 
     def __init__(
@@ -81,14 +88,20 @@ class CondaPackageApp(App[None]):
         *,
         find_environments: Callable[[], list[DiscoveredEnvironment]] = discover,
         clock: Callable[[], float] = time.time,
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self.prefix = prefix
         self.find_environments = find_environments
         self.clock = clock
+        self.demo = demo
+        # Removed when the app is garbage collected or the interpreter exits.
+        self.demo_folder: tempfile.TemporaryDirectory[str] | None = None
 
     def on_mount(self) -> None:
-        if self.prefix is not None:
+        if self.demo:
+            self.action_open_demo()
+        elif self.prefix is not None:
             self.push_screen(EnvironmentScreen(self.prefix, self.clock))
         else:
             self.show_environment_list()
@@ -121,12 +134,32 @@ class CondaPackageApp(App[None]):
 
         self.push_screen(OpenPrefixModal(), opened)
 
+    def action_open_demo(self) -> None:
+        """The demo is made once per run (a few milliseconds of small writes)."""
+        if self.demo_folder is None:
+            self.demo_folder = tempfile.TemporaryDirectory(prefix="conda-package-demo-")
+        prefix = os.path.join(self.demo_folder.name, DEMO_NAME)
+        if not os.path.isdir(prefix):
+            try:
+                create_demo(prefix)
+            except (CondaPackageError, OSError) as exc:
+                self.notify(str(exc), title="Cannot make the demo", severity="error")
+                return
+        self.push_screen(EnvironmentScreen(prefix, self.clock))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
 
-def parse_prefix(argv: list[str] | None = None) -> str | None:
-    """The environment the command line names; None starts on the list of environments."""
+@dataclass(frozen=True)
+class Launch:
+    """What the command line asks for: a prefix, the demo, or (neither) the list."""
+
+    prefix: str | None = None
+    demo: bool = False
+
+
+def parse_command_line(argv: list[str] | None = None) -> Launch:
     parser = argparse.ArgumentParser(
         prog="conda-package-tui",
         description="Browse conda environments, review relocation and pack them.",
@@ -135,18 +168,29 @@ def parse_prefix(argv: list[str] | None = None) -> str | None:
     where.add_argument("prefix", nargs="?", help="the environment to open")
     where.add_argument("-p", "--prefix", dest="prefix_option", metavar="PREFIX", help="the same")
     where.add_argument("-n", "--name", help="an environment's name, found as conda would")
+    where.add_argument(
+        "--demo",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="open a demo environment, made offline (in a temporary folder, or at PATH)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
+    if args.demo == "":
+        return Launch(demo=True)
+    if args.demo is not None:
+        return Launch(create_demo(args.demo))
     if args.name:
-        return resolve_name(args.name)
-    return args.prefix or args.prefix_option
+        return Launch(resolve_name(args.name))
+    return Launch(args.prefix or args.prefix_option)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        prefix = parse_prefix(argv)
-    except CondaPackageError as exc:
-        print(f"conda-package-tui: {exc}", file=sys.stderr)
-        return exc.exit_code
-    CondaPackageApp(prefix).run()
+        launch = parse_command_line(argv)
+    except (CondaPackageError, OSError) as exc:
+        print(f"conda-package-tui: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    CondaPackageApp(launch.prefix, demo=launch.demo).run()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from conda_package.core.demo import is_demo
 from conda_package.core.discovery import WHERE_DISCOVERY_LOOKS, DiscoveredEnvironment
 from conda_package.core.environment import Environment
 from conda_package.core.errors import CondaPackageError
@@ -24,10 +25,17 @@ class EnvironmentDetails(Message):
     """One environment's row is ready (or could not be read: `error`)."""
 
     def __init__(
-        self, prefix: str, packages: int = 0, size: int = 0, python: str = "", error: str = ""
+        self,
+        prefix: str,
+        packages: int = 0,
+        size: int = 0,
+        python: str = "",
+        error: str = "",
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self.prefix = prefix
+        self.demo = demo
         self.packages = packages
         self.size = size
         self.python = python
@@ -37,7 +45,10 @@ class EnvironmentDetails(Message):
 class EnvironmentListScreen(Screen[None]):
     """Lists at once what discovery found; loading each one's details runs in a worker."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("o", "app.open_prefix", "Open path")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "app.open_prefix", "Open path"),
+        Binding("d", "app.open_demo", "Demo"),
+    ]
 
     def __init__(self, found: list[DiscoveredEnvironment]) -> None:
         super().__init__()
@@ -82,7 +93,9 @@ class EnvironmentListScreen(Screen[None]):
             empty.update(
                 Text(
                     f"No conda environments found.\n\nLooked in:\n{places}\n\n"
-                    "Press o to open an environment by its path."
+                    "Press o to open an environment by its path,\n"
+                    "or d to open a demo environment (made here, offline, in a temporary"
+                    " folder)."
                 )
             )
 
@@ -99,7 +112,7 @@ class EnvironmentListScreen(Screen[None]):
                 self.post_message(EnvironmentDetails(prefix, error=str(exc)))
                 continue
             details = EnvironmentDetails(
-                prefix, len(env.records), env.size, env.python_version or "-"
+                prefix, len(env.records), env.size, env.python_version or "-", demo=is_demo(prefix)
             )
             self.post_message(details)
 
@@ -114,8 +127,11 @@ class EnvironmentListScreen(Screen[None]):
                 "size": Text(human_bytes(details.size), justify="right"),
                 "python": details.python,
             }
+        if details.demo:
+            name = table.get_cell(details.prefix, "name")
+            cells["name"] = Text.assemble(name, (" (demo)", "bold"))
         for column, value in cells.items():
-            table.update_cell(details.prefix, column, value)
+            table.update_cell(details.prefix, column, value, update_width=column == "name")
 
     @on(DataTable.RowSelected, "#env-table")
     def open_row(self, event: DataTable.RowSelected) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from conda_package.core.analysis import AnalysisCache, RelocationReport, analyse, default_cache
+from conda_package.core.demo import is_demo
 from conda_package.core.errors import Cancelled
 from rich.text import Text
 from textual import work
@@ -73,7 +74,7 @@ class EnvironmentScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.prefix
+        self.sub_title = f"demo: {self.prefix}" if is_demo(self.prefix) else self.prefix
         self.reload()
 
     def say(self, text: str) -> None:

@@ -7,6 +7,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from conda_package.core.demo import is_demo
 from conda_package.core.environment import Environment
 from conda_package.core.records import PathEntry
 
@@ -78,6 +79,7 @@ class LoadedEnvironment:
     index: FileIndex
     path_entries: dict[str, PathEntry]
     package_sizes: dict[str, int]
+    demo: bool = False
 
     @classmethod
     def load(cls, prefix: str) -> LoadedEnvironment:
@@ -89,4 +91,4 @@ class LoadedEnvironment:
             if st is not None:
                 sizes[record.name] += file_size(st)
         index = FileIndex.build(env)
-        return cls(env, index, entries, sizes)
+        return cls(env, index, entries, sizes, is_demo(prefix))

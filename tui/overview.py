@@ -87,6 +87,11 @@ class OverviewPane(VerticalScroll):
         if pip:
             untracked += f" ({pip:,} installed by pip)"
         table.add_row("prefix", Text(env.prefix))
+        if self.loaded.demo:
+            table.add_row(
+                "demo",
+                Text("yes: made by conda-package; its edits and findings are staged", style="bold"),
+            )
         table.add_row("packages", f"{len(env.records):,}")
         table.add_row(
             "files", f"{count(len(env.files), 'file')} in {count(len(env.dirs), 'folder')}"
