@@ -17,9 +17,9 @@ from pathlib import Path
 from conda_package.core.demo import DEMO_FINDINGS
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.env_screen import EnvironmentScreen
-from test_tui import rendered, run, settle, tree_labels
+from test_tui import rendered, run, settle, start_pack, tree_labels
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, TabbedContent, Tree
+from textual.widgets import ContentSwitcher, DataTable, Input, Static, Switch, TabbedContent, Tree
 
 
 def test_empty_list_offers_the_demo_and_every_tab_has_content():
@@ -54,6 +54,29 @@ def test_empty_list_offers_the_demo_and_every_tab_has_content():
     assert os.path.isdir(folder)
     app.demo_folder.cleanup()  # what the interpreter's exit does
     assert not os.path.exists(folder)
+
+
+def test_pack_form_warns_of_the_missing_file_then_packs(tmp_path):
+    app = CondaPackageApp(demo=True)
+    output = tmp_path / "demo.tar.gz"
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        screen = pilot.app.screen
+        screen.query_one(TabbedContent).active = "pack"
+        await pilot.pause()
+        line = screen.query_one("#pack-ignore-missing-error", Static)
+        assert line.display
+        assert "1 file missing (lib/libdemo-plugins.so.1)" in rendered(line)
+        await pilot.click("#pack-ignore-missing")
+        await pilot.pause()
+        assert screen.query_one("#pack-ignore-missing", Switch).value and not line.display
+        await start_pack(pilot, output, "tar.gz")
+        await settle(pilot)
+        assert screen.query_one("#pack-switcher", ContentSwitcher).current == "pack-done"
+
+    run(app, scenario)
+    assert output.is_file()
 
 
 def _read_until(fd: int, wanted: bytes, timeout: float) -> bytes:

@@ -83,6 +83,7 @@ class PackPane(VerticalScroll):
                         placeholder="keep: conda-unpack moves it at the target",
                     )
                     yield field_row("Ignore missing files", WordSwitch(id="pack-ignore-missing"))
+                    yield FieldError(id="pack-ignore-missing-error")
                     yield field_row("Overwrite the output", WordSwitch(id="pack-force"))
                 yield Static(id="pack-room")
                 with Horizontal(classes="buttons"):
@@ -168,6 +169,7 @@ class PackPane(VerticalScroll):
             output.value = os.path.abspath(f"{loaded.env.name}.{self.format}")
         self.show_level_default()
         self.show_room()
+        self.show_missing()
         self.validate_all()
 
     def show_report(self, report: RelocationReport) -> None:
@@ -184,6 +186,20 @@ class PackPane(VerticalScroll):
                 "Longest target prefix that fits: ", (room_text(self.report.room), "bold")
             )
         self.query_one("#pack-room", Static).update(text)
+
+    @on(Switch.Changed, "#pack-ignore-missing")
+    def show_missing(self) -> None:
+        """Files a package lists but the disk lacks stop the pack: say so before it starts."""
+        missing = self.loaded.env.missing if self.loaded is not None else ()
+        line = self.query_one("#pack-ignore-missing-error", FieldError)
+        if not missing or self.query_one("#pack-ignore-missing", Switch).value:
+            line.say(None)
+            return
+        more = f" and {len(missing) - 1:,} more" if len(missing) > 1 else ""
+        line.say(
+            f"{count(len(missing), 'file')} missing ({missing[0].path}{more}):"
+            " packing stops unless this is on"
+        )
 
     def show_level_default(self) -> None:
         level = self.query_one("#pack-level", Input)
