@@ -169,6 +169,9 @@ class ArchiveWriter:
     to, so the content is read once whatever the format.
     """
 
+    # Whether add_tar_members() is there: tar formats take members serialised elsewhere.
+    takes_tar_members = False
+
     def __init__(self, path: str, temp: str) -> None:
         self.path = path
         self._temp = temp
@@ -368,14 +371,26 @@ class _BlockStream:
         raw.write(codec.head())
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._buf += data
+        """Whole blocks of read-only data go out as views of it, uncopied."""
         size = self._codec.block_size
-        while len(self._buf) >= size:
-            self._submit(self._buf[:size])
-            del self._buf[:size]
-        return len(data)
+        view = memoryview(data).cast("B")
+        if not view.readonly:  # the caller may change it once we return: keep a copy
+            view = memoryview(bytes(view))
+        start = 0
+        if self._buf:
+            start = size - len(self._buf)
+            self._buf += view[:start]
+            if len(self._buf) < size:
+                return len(view)
+            self._submit(self._buf)
+            self._buf = bytearray()
+        while len(view) - start >= size:
+            self._submit(view[start : start + size])
+            start += size
+        self._buf += view[start:]
+        return len(view)
 
-    def _submit(self, block: bytearray) -> None:
+    def _submit(self, block: bytearray | memoryview) -> None:
         history = self._history
         self._history = bytes(block[max(0, len(block) - self._codec.history) :])
         self._pipeline.submit(self._codec.compress, len(block), history, block, then=self._emit)
@@ -658,15 +673,49 @@ def _pax_record(key: bytes, value: bytes) -> bytes:
     return b"%d%s" % (length, body)
 
 
-def _tar_header(entry: ArchiveEntry, size: int) -> bytes:
+class TarMembers:
+    """Members serialised away from the writer (the packer's workers, in parallel).
+
+    Members are joined into pieces (bytes.join copies without the GIL from 1 MiB on);
+    contents of 1 MiB or more stay the caller's bytes, never copied. The caller vouches
+    for what ArchiveEntry would check: plain relative names, known kinds.
+    """
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self._small: list[bytes] = []
+
+    def add(
+        self, name: str, kind: str, mode: int, mtime: int, content: bytes = b"", target: str = ""
+    ) -> None:
+        size = len(content)
+        self._small.append(tar_header(name, kind, mode & 0o7777, mtime, size, target))
+        if size >= CHUNK:
+            self._flush()
+            self.pieces.append(content)
+        elif size:
+            self._small.append(content)
+        if size % 512:
+            self._small.append(_ZEROS[: -size % 512])
+
+    def _flush(self) -> None:
+        if self._small:
+            self.pieces.append(b"".join(self._small))
+            self._small = []
+
+    def finish(self) -> list[bytes]:
+        self._flush()
+        return self.pieces
+
+
+def tar_header(name: str, kind: str, mode: int, mtime: int, size: int, target: str) -> bytes:
     """A ustar header, preceded by a pax header when a field does not fit ustar.
 
     The same rule as tarfile's PAX format: plain entries cost one 512-byte block and
     no per-entry work in tarfile's slower generic code.
     """
-    name = entry.name + "/" if entry.kind == "dir" else entry.name
-    link = entry.target if entry.kind in ("symlink", "hardlink") else ""
-    mtime = entry.mtime
+    name = name + "/" if kind == "dir" else name
+    link = target if kind in ("symlink", "hardlink") else ""
     if (
         name.isascii()
         and len(name) <= 100
@@ -675,7 +724,7 @@ def _tar_header(entry: ArchiveEntry, size: int) -> bytes:
         and size < _OCTAL_LIMIT
         and 0 <= mtime < _OCTAL_LIMIT
     ):
-        return _ustar(name.encode(), entry.mode, size, mtime, _TYPEFLAGS[entry.kind], link.encode())
+        return _ustar(name.encode(), mode, size, mtime, _TYPEFLAGS[kind], link.encode())
     records = []
     binary = False
     fields = []
@@ -702,7 +751,7 @@ def _tar_header(entry: ArchiveEntry, size: int) -> bytes:
             _ustar(b"././@PaxHeader", 0o644, len(pax), 0, b"x", b""),
             pax,
             _ZEROS[: -len(pax) % 512],
-            _ustar(fields[0], entry.mode, size, mtime, _TYPEFLAGS[entry.kind], fields[1]),
+            _ustar(fields[0], mode, size, mtime, _TYPEFLAGS[kind], fields[1]),
         )
     )
 
@@ -748,6 +797,8 @@ class _FileWriter(ArchiveWriter):
 class _TarWriter(_FileWriter):
     """tar in pax format, written by hand: tarfile costs ~15 us per header."""
 
+    takes_tar_members = True
+
     def __init__(self, path: str, temp: str, raw: BinaryIO, stream: _Stream) -> None:
         super().__init__(path, temp, raw)
         self._stream = stream
@@ -767,11 +818,25 @@ class _TarWriter(_FileWriter):
             self._stream.write(self._buf)
             self._buf = bytearray()
 
+    def add_tar_members(self, pieces: list[bytes], names: list[str], linkable: list[str]) -> None:
+        """Members serialised by TarMembers, in order; `linkable` are those of them that
+        later hard links may name (files and hard links)."""
+        if self._state != "open":
+            raise ValueError(f"cannot add to a {self._state} archive writer")
+        try:
+            for piece in pieces:
+                self._put(piece)
+        except BaseException:
+            self._state = "broken"
+            raise
+        self._names.update(names)
+        self._files.update(linkable)
+
     def _add(self, entry: ArchiveEntry, content: Content) -> None:
+        size = entry.size if entry.kind == "file" else 0
+        self._put(tar_header(entry.name, entry.kind, entry.mode, entry.mtime, size, entry.target))
         if entry.kind != "file":
-            self._put(_tar_header(entry, 0))
             return
-        self._put(_tar_header(entry, entry.size))
         for piece in _pieces(entry.name, content, entry.size):
             self._put(piece)
         self._put(_ZEROS[: -entry.size % 512])

@@ -171,18 +171,24 @@ def pyc_source(path: str) -> str | None:
     return path[:-1]
 
 
+def env_file_error(path: str, exc: OSError, doing: str = "packing") -> OSError | CondaPackageError:
+    """What to tell the user when a file of the environment cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return CondaPackageError(f"{path}: vanished while {doing}; nothing was written, run again")
+    if isinstance(exc, PermissionError):
+        return CondaPackageError(f"{path}: permission denied; make it readable or run as its owner")
+    return exc
+
+
 def open_env_file(path: str, doing: str = "packing") -> BinaryIO:
     """Open a file of the environment for reading; the errors say what to do about them."""
     try:
         return open(path, "rb")
-    except FileNotFoundError as exc:
-        raise CondaPackageError(
-            f"{path}: vanished while {doing}; nothing was written, run again"
-        ) from exc
-    except PermissionError as exc:
-        raise CondaPackageError(
-            f"{path}: permission denied; make it readable or run as its owner"
-        ) from exc
+    except OSError as exc:
+        error = env_file_error(path, exc, doing)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def check_prefix(prefix: str) -> str:

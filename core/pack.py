@@ -13,14 +13,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from . import __version__
 from .activation import activate_scripts
-from .archive import ArchiveEntry, default_level, format_from_path, open_writer, validate_level
+from .archive import (
+    ArchiveEntry,
+    ArchiveWriter,
+    TarMembers,
+    default_level,
+    format_from_path,
+    open_writer,
+    validate_level,
+)
 from .elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
-from .environment import Environment, open_env_file
+from .environment import Environment, env_file_error, open_env_file
 from .errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
 from .plan import STATE_DIR, PackPlan, PlanEntry, make_plan
 from .progress import Progress, ProgressCallback, check_cancel
@@ -36,9 +44,10 @@ from .subdirs import subdir_from_options
 
 SMALL_FILE = 1 << 20  # read ahead in a worker; larger copies stream from disk in the writer
 WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
-WINDOW_ENTRIES = 512
-BATCH_FILES = 64
+WINDOW_BATCHES = 16
+BATCH_FILES = 128
 BATCH_BYTES = 4 << 20
+CHUNK_READ = 1 << 20
 RECORD_CACHE_KEYS = ("extracted_package_dir", "package_tarball_full_path")
 # Write errors that mean the output does not fit where it goes.
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -156,12 +165,14 @@ class _Preparer:
         self.dry_run = options.dry_run
         self.fix_rpath = options.fix_rpath
 
-    def needs_worker(self, entry: PlanEntry) -> bool:
-        if entry.kind != "file":
-            return False
-        if entry.action == "copy":
-            return self.fix_rpath or (not self.dry_run and entry.size <= SMALL_FILE)
-        return True
+    def streams(self, entry: PlanEntry) -> bool:
+        """Large plain copies skip the workers: the writer streams them from disk."""
+        return (
+            entry.kind == "file"
+            and entry.action == "copy"
+            and not self.fix_rpath
+            and (self.dry_run or entry.size > SMALL_FILE)
+        )
 
     def _fix_rpath(self, entry: PlanEntry, data: bytes) -> tuple[bytes, tuple]:
         """Absolute RPATH/RUNPATH entries into the prefix become $ORIGIN-relative, in the
@@ -190,8 +201,7 @@ class _Preparer:
         if entry.action == "record":
             path = os.path.join(self.env.prefix, entry.name)
             return Prepared(_record_bytes(path))
-        with open_env_file(os.path.join(self.env.prefix, entry.name)) as fh:
-            data = fh.read()
+        data = _read(os.path.join(self.env.prefix, entry.name), entry.size)
         fixes: tuple = ()
         if self.fix_rpath:
             data, fixes = self._fix_rpath(entry, data)
@@ -281,66 +291,121 @@ def _generated(
     return out
 
 
-def _prepare_batch(prep: _Preparer, batch: list[PlanEntry]) -> list[Prepared]:
-    return [prep(entry) for entry in batch]
+def _read(path: str, size: int) -> bytes:
+    """A whole file by os.read: open() and its buffering cost more than the reading for
+    the small files most of an environment is made of. Reads to the end, so a file that
+    changed since the walk is packed as it is now."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        error = env_file_error(path, exc)
+        if error is exc:
+            raise
+        raise error from exc
+    try:
+        chunks = []
+        want = size + 1
+        while piece := os.read(fd, want):
+            chunks.append(piece)
+            want = CHUNK_READ
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+@dataclass
+class _Batch:
+    """What a worker made of a run of entries, for the writer and for the result."""
+
+    size: int
+    members: list[bytes] | None = None  # the run as tar pieces, when the writer takes them
+    contents: list[bytes | None] = field(default_factory=list)  # else: per entry
+    notes: list[tuple[PlanEntry, Prepared | None]] = field(default_factory=list)
+
+
+def _noteworthy(prepared: Prepared) -> bool:
+    return bool(
+        prepared.relocation or prepared.finding or prepared.verified or prepared.rpath_fixes
+    )
+
+
+def _prepare_batch(prep: _Preparer, entries: list[PlanEntry], as_tar: bool, size: int) -> _Batch:
+    """Read and prepare a run of entries; for tar outputs, serialise them here too, so
+    that headers and copies are made in parallel and the writer gets one piece."""
+    batch = _Batch(size)
+    members = TarMembers()
+    for entry in entries:
+        content = None
+        if entry.kind == "file":
+            prepared = prep(entry)
+            content = prepared.content
+            if _noteworthy(prepared):
+                batch.notes.append((entry, prepared))
+        elif entry.kind == "hardlink":
+            batch.notes.append((entry, None))  # relocated when its target is
+        if as_tar:
+            members.add(
+                entry.name, entry.kind, entry.mode, entry.mtime, content or b"", entry.target
+            )
+        else:
+            batch.contents.append(content)
+    if as_tar:
+        batch.members = members.finish()
+    return batch
+
+
+def _runs(
+    entries: tuple[PlanEntry, ...], prep: _Preparer
+) -> Iterator[tuple[list[PlanEntry], int, bool]]:
+    """The plan in order as runs for the workers (BATCH_FILES entries or BATCH_BYTES), and
+    each streamed file alone."""
+    run: list[PlanEntry] = []
+    size = 0
+    for entry in entries:
+        if prep.streams(entry):
+            if run:
+                yield run, size, False
+                run, size = [], 0
+            yield [entry], 0, True
+            continue
+        run.append(entry)
+        size += entry.size
+        if len(run) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield run, size, False
+            run, size = [], 0
+    if run:
+        yield run, size, False
 
 
 def _window(
     entries: tuple[PlanEntry, ...],
     pool: ThreadPoolExecutor,
     prep: _Preparer,
+    as_tar: bool,
     cancel: threading.Event | None,
-) -> Iterator[tuple[PlanEntry, Prepared]]:
-    """Yield entries in order with what the workers made of them, a bounded window ahead.
-
-    Worker entries go in batches (BATCH_FILES files or BATCH_BYTES): reads still overlap,
-    which matters on a cold or network filesystem, without a future per small file.
-    """
-    # Each pending worker entry has a slot [future, index], filled when its batch goes.
-    pending: deque[tuple[PlanEntry, list | None]] = deque()
+) -> Iterator[tuple[list[PlanEntry], _Batch | None]]:
+    """Yield runs in plan order with what the workers made of them (None: a file to
+    stream), at most WINDOW_BYTES and WINDOW_BATCHES ahead of the writer."""
+    pending: deque[tuple[list[PlanEntry], Future[_Batch] | None, int]] = deque()
     in_flight = 0
-    source = iter(entries)
+    runs = _runs(entries, prep)
     exhausted = False
-    batch: list[PlanEntry] = []
-    slots: list[list] = []
-    batch_bytes = 0
-
-    def submit() -> None:
-        nonlocal batch, slots, batch_bytes
-        future = pool.submit(_prepare_batch, prep, batch)
-        for slot in slots:
-            slot[0] = future
-        batch, slots, batch_bytes = [], [], 0
-
     while True:
-        while not exhausted and len(pending) < WINDOW_ENTRIES and in_flight < WINDOW_BYTES:
-            entry = next(source, None)
-            if entry is None:
+        while not exhausted and len(pending) < WINDOW_BATCHES and in_flight < WINDOW_BYTES:
+            item = next(runs, None)
+            if item is None:
                 exhausted = True
                 break
-            if not prep.needs_worker(entry):
-                pending.append((entry, None))
-                continue
-            slot = [None, len(batch)]
-            batch.append(entry)
-            slots.append(slot)
-            pending.append((entry, slot))
-            batch_bytes += entry.size
-            in_flight += entry.size
-            if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                submit()
-        if batch:
-            submit()
+            run, size, streamed = item
+            future = None if streamed else pool.submit(_prepare_batch, prep, run, as_tar, size)
+            pending.append((run, future, size))
+            in_flight += size
         if not pending:
             return
         check_cancel(cancel)
-        entry, slot = pending.popleft()
-        if slot is None:
-            yield entry, Prepared()
-            continue
-        in_flight -= entry.size
-        future, index = slot
-        yield entry, future.result()[index]
+        run, future, size = pending.popleft()
+        in_flight -= size
+        yield run, future.result() if future is not None else None
 
 
 def pack(
@@ -380,26 +445,36 @@ def pack(
 
     threads = options.threads or os.cpu_count() or 1
     writer = None if options.dry_run else open_writer(output, fmt, level=level, threads=threads)
+    as_tar = writer is not None and writer.takes_tar_members
+    report("", force=True)  # the totals, before the first batch is ready
     try:
         with ThreadPoolExecutor(max(2, threads)) as pool:
             try:
-                for entry, prepared in _window(plan.entries, pool, prep, cancel):
-                    if prepared.relocation:
-                        result.relocations.append(prepared.relocation)
-                        relocated[entry.name] = prepared.relocation
-                    elif entry.kind == "hardlink" and entry.target in relocated:
-                        # zip has no links: the copy it stores must be relocated too
-                        result.relocations.append({**relocated[entry.target], "path": entry.name})
-                    if prepared.finding:
-                        result.findings.append(prepared.finding)
-                    result.restored += prepared.verified
-                    result.rpath_fixes += [(entry.name, *fix) for fix in prepared.rpath_fixes]
-                    if writer is not None:
-                        _write(writer, env, entry, prepared)
-                    result.names.append(entry.name)
-                    done_files += 1
-                    done_bytes += entry.size
-                    report(entry.name)
+                for run, batch in _window(plan.entries, pool, prep, as_tar, cancel):
+                    if batch is None:  # one large file, streamed from disk
+                        if writer is not None:
+                            _stream(writer, env, run[0])
+                    else:
+                        if writer is not None:
+                            _write(writer, run, batch)
+                        for entry, prepared in batch.notes:
+                            if prepared is None:
+                                # zip has no links: the copy it stores must be relocated too
+                                if entry.target in relocated:
+                                    reloc = {**relocated[entry.target], "path": entry.name}
+                                    result.relocations.append(reloc)
+                                continue
+                            if prepared.relocation:
+                                result.relocations.append(prepared.relocation)
+                                relocated[entry.name] = prepared.relocation
+                            if prepared.finding:
+                                result.findings.append(prepared.finding)
+                            result.restored += prepared.verified
+                            result.rpath_fixes += [(entry.name, *f) for f in prepared.rpath_fixes]
+                    result.names += [entry.name for entry in run]
+                    done_files += len(run)
+                    done_bytes += batch.size if batch is not None else run[0].size
+                    report(run[-1].name)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -437,16 +512,21 @@ def _size(path: str) -> int:
     return os.path.getsize(path)
 
 
-def _write(writer, env: Environment, entry: PlanEntry, prepared: Prepared) -> None:
-    if entry.kind != "file":
-        writer.add(
-            ArchiveEntry(entry.name, entry.kind, entry.mode, entry.mtime, target=entry.target)
+def _write(writer: ArchiveWriter, run: list[PlanEntry], batch: _Batch) -> None:
+    if batch.members is not None:
+        names = [entry.name for entry in run]
+        linkable = [e.name for e in run if e.kind in ("file", "hardlink")]
+        writer.add_tar_members(batch.members, names, linkable)
+        return
+    for entry, content in zip(run, batch.contents, strict=True):
+        size = len(content) if content is not None else 0
+        archive_entry = ArchiveEntry(
+            entry.name, entry.kind, entry.mode, entry.mtime, size, entry.target
         )
-        return
-    if prepared.content is not None:
-        data = prepared.content
-        writer.add(ArchiveEntry(entry.name, "file", entry.mode, entry.mtime, len(data)), data)
-        return
+        writer.add(archive_entry, content)
+
+
+def _stream(writer: ArchiveWriter, env: Environment, entry: PlanEntry) -> None:
     with open_env_file(os.path.join(env.prefix, entry.name)) as fh:
         size = os.fstat(fh.fileno()).st_size
         writer.add(ArchiveEntry(entry.name, "file", entry.mode, entry.mtime, size), fh)
