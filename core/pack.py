@@ -27,11 +27,11 @@ from .archive import (
     open_writer,
     validate_level,
 )
-from .elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
 from .environment import Environment, env_file_error, open_env_file
 from .errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
 from .plan import STATE_DIR, PackPlan, PlanEntry, make_plan
 from .progress import Progress, ProgressCallback, check_cancel
+from .records import PackageRecord
 from .relocation import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
@@ -142,10 +142,31 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     return output, fmt
 
 
-def _record_bytes(path: str) -> bytes:
-    """A conda-meta record without this machine's package-cache paths."""
-    with open(path, "rb") as fh:
-        data = json.load(fh)
+def _record_bytes(path: str, record: PackageRecord | None) -> bytes:
+    """A conda-meta record without this machine's package-cache paths.
+
+    Each path is blanked where it stands, so the rest stays as its installer wrote it
+    (and no JSON is re-encoded); a value spelt in a way we do not find is handled by
+    parsing and writing the record anew.
+    """
+    data = _read(path, 0)
+    raw = record.raw if record is not None else json.loads(data)
+    values = [raw.get(key) for key in RECORD_CACHE_KEYS]
+    if isinstance(raw.get("link"), dict):
+        values.append(raw["link"].get("source"))
+    for value in values:
+        if not isinstance(value, str) or not value:
+            continue
+        spellings = {json.dumps(value).encode(), json.dumps(value, ensure_ascii=False).encode()}
+        found = [s for s in spellings if s in data]
+        if not found:
+            return _rewritten_record(json.loads(data))
+        for spelling in found:
+            data = data.replace(spelling, b'""')
+    return data
+
+
+def _rewritten_record(data: dict) -> bytes:
     for key in RECORD_CACHE_KEYS:
         if key in data:
             data[key] = ""
@@ -164,6 +185,7 @@ class _Preparer:
         self.relocate_prefix = options.relocate_prefix
         self.dry_run = options.dry_run
         self.fix_rpath = options.fix_rpath
+        self.records = {f"conda-meta/{r.record_file}": r for r in env.records}
 
     def streams(self, entry: PlanEntry) -> bool:
         """Large plain copies skip the workers: the writer streams them from disk."""
@@ -177,6 +199,9 @@ class _Preparer:
     def _fix_rpath(self, entry: PlanEntry, data: bytes) -> tuple[bytes, tuple]:
         """Absolute RPATH/RUNPATH entries into the prefix become $ORIGIN-relative, in the
         archived copy only; files whose record covers the prefix are left to conda-unpack."""
+        # Imported here: pyelftools' import is a tenth of a plain pack's start-up.
+        from .elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
+
         if entry.action == "restore" or not is_elf(data[:4]):
             return data, ()
         try:
@@ -200,7 +225,7 @@ class _Preparer:
     def __call__(self, entry: PlanEntry) -> Prepared:
         if entry.action == "record":
             path = os.path.join(self.env.prefix, entry.name)
-            return Prepared(_record_bytes(path))
+            return Prepared(_record_bytes(path, self.records.get(entry.name)))
         data = _read(os.path.join(self.env.prefix, entry.name), entry.size)
         fixes: tuple = ()
         if self.fix_rpath:

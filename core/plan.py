@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .environment import Environment, pyc_source
 from .errors import EditablePackages, MissingFiles, PrefixTooLong
@@ -13,9 +14,10 @@ STATE_DIR = "conda-meta/conda-package"
 PLAIN_PATH_TYPES = frozenset({"hardlink", "softlink", "directory"})
 
 
-@dataclass(frozen=True, slots=True)
-class PlanEntry:
-    """One archive entry. `action` says how its bytes are made:
+class PlanEntry(NamedTuple):
+    """One archive entry (a tuple: there are as many as files, and tuples are made fast).
+
+    `action` says how its bytes are made:
 
     copy: as on disk; restore: back to the package's placeholder bytes, verified by sha256;
     search: look for the prefix (untracked or modified files); record: a conda-meta record

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import tarfile
+from pathlib import Path
 
+from conda_package.core.demo import create_demo
 from conftest import cli
 
 
@@ -68,3 +70,26 @@ def test_relocate_prefix_at_pack_time(small_env, tmp_path):
     r = subprocess.run([target / "bin/conda-unpack", "-v"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (target / "share/tool/config.txt").read_text() == f"prefix={target}\n"
+
+
+def test_records_lose_this_machines_cache_paths_and_nothing_else(tmp_path):
+    """Blanked where they stand; a record spelt differently (escaped slashes, another
+    writer) is rewritten instead, and loses them too."""
+    prefix = Path(create_demo(str(tmp_path / "demo")))
+    escaped = prefix / "conda-meta" / "demo-data-2024.5-pyhd8ed1ab_0.json"
+    escaped.write_text(json.dumps(json.loads(escaped.read_text())).replace("/", "\\/"))
+    originals = {p.name: p.read_bytes() for p in (prefix / "conda-meta").glob("*.json")}
+    out = tmp_path / "x.tar"
+    assert cli("-p", prefix, "-o", out, "--ignore-missing-files", "-q").returncode == 0
+    with tarfile.open(out) as tf:
+        for name, original in originals.items():
+            packed = tf.extractfile(f"conda-meta/{name}").read()
+            before, after = json.loads(original), json.loads(packed)
+            assert before["extracted_package_dir"] and before["link"]["source"]
+            for record in (before, after):
+                record["extracted_package_dir"] = record["package_tarball_full_path"] = ""
+                record["link"]["source"] = ""
+            assert after == before
+            if name != escaped.name:  # as the installer wrote it, but for the three paths
+                assert packed.count(b'""') == original.count(b'""') + 3
+                assert len(packed) < len(original)
