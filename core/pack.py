@@ -187,6 +187,9 @@ class _Preparer:
         self.fix_rpath = options.fix_rpath
         self.records = {f"conda-meta/{r.record_file}": r for r in env.records}
 
+    def path(self, entry: PlanEntry) -> str:
+        return f"{self.env.prefix}/{entry.name}"
+
     def streams(self, entry: PlanEntry) -> bool:
         """Large plain copies skip the workers: the writer streams them from disk."""
         return (
@@ -224,9 +227,8 @@ class _Preparer:
 
     def __call__(self, entry: PlanEntry) -> Prepared:
         if entry.action == "record":
-            path = os.path.join(self.env.prefix, entry.name)
-            return Prepared(_record_bytes(path, self.records.get(entry.name)))
-        data = _read(os.path.join(self.env.prefix, entry.name), entry.size)
+            return Prepared(_record_bytes(self.path(entry), self.records.get(entry.name)))
+        data = _read(self.path(entry), entry.size)
         fixes: tuple = ()
         if self.fix_rpath:
             data, fixes = self._fix_rpath(entry, data)
@@ -361,7 +363,9 @@ def _prepare_batch(prep: _Preparer, entries: list[PlanEntry], as_tar: bool, size
     members = TarMembers()
     for entry in entries:
         content = None
-        if entry.kind == "file":
+        if entry.kind == "file" and entry.action == "copy" and not prep.fix_rpath:
+            content = _read(prep.path(entry), entry.size)  # most files: nothing more to do
+        elif entry.kind == "file":
             prepared = prep(entry)
             content = prepared.content
             if _noteworthy(prepared):
