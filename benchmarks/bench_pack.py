@@ -3,8 +3,10 @@
 Usage: python benchmarks/bench_pack.py [PREFIX] [--threads N] [--repeat R]
 
 Without PREFIX it builds the real environment from ../shared/conda-pkgs (py-rattler,
-offline). Each command runs in its own process; wall time and peak memory (max RSS of
-that process and its children, from wait4) are the median of R runs, page cache warm.
+offline). Each command runs in its own process, the commands in turn for R rounds; wall
+time is the median of the R runs and peak memory the max RSS of that process and its
+children (from wait4), page cache warm. Run it with the Python of a regular install
+(`pip install .`), as users run the tool: an editable install adds ~30 ms of imports.
 """
 
 from __future__ import annotations
@@ -33,25 +35,29 @@ def run(cmd: list[str]) -> tuple[float, int]:
     return wall, usage.ru_maxrss // 1024
 
 
-def measure(name: str, cmd: list[str], output: Path, repeat: int) -> dict:
-    walls, rss = [], []
+def measure(jobs: dict[str, tuple[str, list[str], Path]], repeat: int) -> dict[str, dict]:
+    """Run the commands in turn, `repeat` rounds: a machine that speeds up or slows down
+    during the run then weighs on every command alike."""
+    walls: dict[str, list[float]] = {key: [] for key in jobs}
+    rss: dict[str, list[int]] = {key: [] for key in jobs}
     for _ in range(repeat):
-        if output.exists():
-            output.unlink()
-        wall, peak = run(cmd)
-        walls.append(wall)
-        rss.append(peak)
-    row = {
-        "name": name,
-        "wall": statistics.median(walls),
-        "rss": max(rss),
-        "size": output.stat().st_size,
-    }
-    print(
-        f"{name:44} {row['wall']:7.2f} s {row['size'] / 2**20:8.1f} MiB {row['rss']:6d} MiB RSS",
-        flush=True,
-    )
-    return row
+        for key, (_, cmd, output) in jobs.items():
+            if output.exists():
+                output.unlink()
+            wall, peak = run(cmd)
+            walls[key].append(wall)
+            rss[key].append(peak)
+    rows = {}
+    for key, (name, _, output) in jobs.items():
+        row = {"wall": statistics.median(walls[key]), "rss": max(rss[key])}
+        row["size"] = output.stat().st_size
+        rows[key] = row
+        print(
+            f"{name:44} {row['wall']:7.2f} s {row['size'] / 2**20:8.1f} MiB"
+            f" {row['rss']:6d} MiB RSS  (runs: {' '.join(f'{w:.2f}' for w in walls[key])})",
+            flush=True,
+        )
+    return rows
 
 
 def load_times(prefix: str, repeat: int) -> tuple[float, float]:
@@ -93,46 +99,43 @@ def main() -> None:
             f" ratio {their_load / ours_load:.2f}x"
         )
         cp, ours = str(BIN / "conda-pack"), str(BIN / "conda-package")
-        rows = {}
-        rows["cp1"] = measure(
-            "conda-pack tar.gz (default, 1 thread)",
-            [cp, "-p", prefix, "-o", str(out / "cp1.tar.gz"), "-q", "--force"],
-            out / "cp1.tar.gz",
-            args.repeat,
-        )
-        rows["cpN"] = measure(
-            f"conda-pack tar.gz -j {n}",
-            [cp, "-p", prefix, "-o", str(out / "cpn.tar.gz"), "-q", "-j", n, "--force"],
-            out / "cpn.tar.gz",
-            args.repeat,
-        )
-        rows["gz"] = measure(
-            f"conda-package tar.gz -j {n}",
-            [ours, "-p", prefix, "-o", str(out / "o.tar.gz"), "-q", "-j", n],
-            out / "o.tar.gz",
-            args.repeat,
-        )
-        rows["zst"] = measure(
-            f"conda-package --zstd (level 1) -j {n}",
-            [ours, "-p", prefix, "--zstd", "-o", str(out / "o.tar.zst"), "-q", "-j", n],
-            out / "o.tar.zst",
-            args.repeat,
-        )
+        jobs = {
+            "cp1": (
+                "conda-pack tar.gz (default, 1 thread)",
+                [cp, "-p", prefix, "-o", str(out / "cp1.tar.gz"), "-q", "--force"],
+                out / "cp1.tar.gz",
+            ),
+            "cpN": (
+                f"conda-pack tar.gz -j {n}",
+                [cp, "-p", prefix, "-o", str(out / "cpn.tar.gz"), "-q", "-j", n, "--force"],
+                out / "cpn.tar.gz",
+            ),
+            "gz": (
+                f"conda-package tar.gz -j {n}",
+                [ours, "-p", prefix, "-o", str(out / "o.tar.gz"), "-q", "-j", n],
+                out / "o.tar.gz",
+            ),
+            "zst": (
+                f"conda-package --zstd (level 1) -j {n}",
+                [ours, "-p", prefix, "--zstd", "-o", str(out / "o.tar.zst"), "-q", "-j", n],
+                out / "o.tar.zst",
+            ),
+        }
         if shutil.which("zstd"):
-            rows["tarzst"] = measure(
+            jobs["tarzst"] = (
                 "tar -cf - | zstd -T0 -1",
                 ["bash", "-c", f"tar -cf - -C '{prefix}' . | zstd -q -T0 -1 -o '{out}/t.tar.zst'"],
                 out / "t.tar.zst",
-                args.repeat,
             )
+        rows = measure(jobs, args.repeat)
         print()
         print(
             "tar.zst vs conda-pack default tar.gz:"
-            f" {rows['cp1']['wall'] / rows['zst']['wall']:.1f}x"
+            f" {rows['cp1']['wall'] / rows['zst']['wall']:.2f}x"
             " faster"
         )
         print(
-            f"tar.gz vs conda-pack -j {n}: {rows['cpN']['wall'] / rows['gz']['wall']:.1f}x faster,"
+            f"tar.gz vs conda-pack -j {n}: {rows['cpN']['wall'] / rows['gz']['wall']:.2f}x faster,"
             f" size {rows['gz']['size'] / rows['cpN']['size'] - 1:+.1%}"
         )
         if "tarzst" in rows:

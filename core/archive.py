@@ -10,7 +10,6 @@ archive behind.
 from __future__ import annotations
 
 import bz2
-import calendar
 import contextlib
 import functools
 import lzma
@@ -857,8 +856,8 @@ class _TarWriter(_FileWriter):
 
 # --- zip ---------------------------------------------------------------------------------
 
-_DOS_FIRST = calendar.timegm((1980, 1, 1, 0, 0, 0))
-_DOS_LAST = calendar.timegm((2107, 12, 31, 23, 59, 58))
+_DOS_FIRST = 315532800  # 1980-01-01 00:00:00 UTC, the first time zip can hold
+_DOS_LAST = 4354819198  # 2107-12-31 23:59:58 UTC, the last
 _ZIP64_LIMIT = 0xFFFFFFFF  # sizes and offsets from here on need zip64 fields
 _ZIP_COUNT_LIMIT = 0xFFFF  # as many entries need a zip64 end record
 _MADE_BY = 3 << 8 | 45  # Unix, so unzip restores modes and symlinks; zip spec 4.5

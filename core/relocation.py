@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import stat
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -446,6 +445,8 @@ def _write_file(
 
 def _codesign(full: str) -> None:
     """Apple silicon kills binaries whose signature no longer matches; conda re-signs too."""
+    import subprocess  # macOS only: not worth its import time elsewhere
+
     subprocess.run(
         ["/usr/bin/codesign", "-s", "-", "-f", full],
         stdout=subprocess.DEVNULL,
