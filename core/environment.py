@@ -53,6 +53,7 @@ class Environment:
         owners: dict[str, PackageRecord] = {}
         missing: list[MissingFile] = []
         modified: list[str] = []
+        spellings: list[str] = []  # the prefix as files may hold it; resolved on first need
         for record in records:
             for item in record.path_items:
                 path = item["_path"]
@@ -61,10 +62,11 @@ class Environment:
                 if found is None:
                     if path not in dirs and item.get("path_type") != "directory":
                         missing.append(MissingFile(path, record))
-                elif found.st_size != item.get("size_in_bytes", found.st_size) and _size_changed(
-                    item, found, prefix
-                ):
-                    modified.append(path)
+                elif found.st_size != item.get("size_in_bytes", found.st_size):
+                    if not spellings:
+                        spellings += dict.fromkeys((prefix, os.path.realpath(prefix)))
+                    if _size_changed(item, found, spellings):
+                        modified.append(path)
         untracked = tuple(
             sorted(p for p in files if p not in owners and pyc_source(p) not in owners)
         )
@@ -139,7 +141,7 @@ class Environment:
         return self.owners.get(relpath)
 
 
-def _size_changed(item: dict, found: os.stat_result, prefix: str) -> bool:
+def _size_changed(item: dict, found: os.stat_result, spellings: list[str]) -> bool:
     """Cheap modification check from lstat alone (the packer verifies sha256 later)."""
     size = item.get("size_in_bytes")
     if size is None or item.get("path_type", "hardlink") != "hardlink":
@@ -151,7 +153,7 @@ def _size_changed(item: dict, found: os.stat_result, prefix: str) -> bool:
         # conda records the packaged size; every occurrence of the placeholder changed it
         # by the same amount (rattler records the installed size: equal, never here).
         # The files may spell the prefix with or without its symlinks resolved.
-        for spelling in {prefix, os.path.realpath(prefix)}:
+        for spelling in spellings:
             step = len(spelling.encode()) - len(placeholder.encode())
             if step and (found.st_size - size) % step == 0:
                 return False
