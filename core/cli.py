@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -342,6 +343,16 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # One short run whose objects (the environment model: hundreds of thousands of them)
+    # form no cycles: the cyclic collector would only scan them again and again.
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     verbose = 0
     signal.signal(signal.SIGTERM, _terminate)
     # A closed terminal or ssh session: clean up too, unless started under nohup.
