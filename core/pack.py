@@ -44,7 +44,7 @@ from .subdirs import subdir_from_options
 
 SMALL_FILE = 1 << 20  # read ahead in a worker; larger copies stream from disk in the writer
 WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
-WINDOW_BATCHES = 16
+WINDOW_BATCHES = 8
 BATCH_FILES = 128
 BATCH_BYTES = 4 << 20
 CHUNK_READ = 1 << 20
@@ -330,14 +330,15 @@ def _read(path: str, size: int) -> bytes:
             raise
         raise error from exc
     try:
-        chunks = []
-        want = size + 1
-        while piece := os.read(fd, want):
+        data = os.read(fd, size + 1)
+        if len(data) == size:  # what lstat said, and the file ends there: the usual case
+            return data
+        chunks = [data]
+        while piece := os.read(fd, CHUNK_READ):
             chunks.append(piece)
-            want = CHUNK_READ
     finally:
         os.close(fd)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)
 
 
 @dataclass
