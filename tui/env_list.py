@@ -31,11 +31,9 @@ class EnvironmentDetails(Message):
         size: int = 0,
         python: str = "",
         error: str = "",
-        demo: bool = False,
     ) -> None:
         super().__init__()
         self.prefix = prefix
-        self.demo = demo
         self.packages = packages
         self.size = size
         self.python = python
@@ -74,8 +72,13 @@ class EnvironmentListScreen(Screen[None]):
         ):
             table.add_column(label, key=key, width=width)
         for found in self.found:
+            # Known now, so the name column never changes width: a marker file's stat,
+            # no more than discovery itself did to find the environment.
+            name = Text(found.name)
+            if is_demo(found.prefix):
+                name.append(" (demo)", "bold")
             table.add_row(
-                Text(found.name),
+                name,
                 "…",
                 "…",
                 "…",
@@ -112,7 +115,7 @@ class EnvironmentListScreen(Screen[None]):
                 self.post_message(EnvironmentDetails(prefix, error=str(exc)))
                 continue
             details = EnvironmentDetails(
-                prefix, len(env.records), env.size, env.python_version or "-", demo=is_demo(prefix)
+                prefix, len(env.records), env.size, env.python_version or "-"
             )
             self.post_message(details)
 
@@ -127,11 +130,8 @@ class EnvironmentListScreen(Screen[None]):
                 "size": Text(human_bytes(details.size), justify="right"),
                 "python": details.python,
             }
-        if details.demo:
-            name = table.get_cell(details.prefix, "name")
-            cells["name"] = Text.assemble(name, (" (demo)", "bold"))
         for column, value in cells.items():
-            table.update_cell(details.prefix, column, value, update_width=column == "name")
+            table.update_cell(details.prefix, column, value)
 
     @on(DataTable.RowSelected, "#env-table")
     def open_row(self, event: DataTable.RowSelected) -> None:
