@@ -136,15 +136,15 @@ class CondaPackageApp(App[None]):
 
     def action_open_demo(self) -> None:
         """The demo is made once per run (a few milliseconds of small writes)."""
-        if self.demo_folder is None:
-            self.demo_folder = tempfile.TemporaryDirectory(prefix="conda-package-demo-")
-        prefix = os.path.join(self.demo_folder.name, DEMO_NAME)
-        if not os.path.isdir(prefix):
-            try:
+        try:
+            if self.demo_folder is None:
+                self.demo_folder = tempfile.TemporaryDirectory(prefix="conda-package-demo-")
+            prefix = os.path.join(self.demo_folder.name, DEMO_NAME)
+            if not os.path.isdir(prefix):
                 create_demo(prefix)
-            except (CondaPackageError, OSError) as exc:
-                self.notify(str(exc), title="Cannot make the demo", severity="error")
-                return
+        except (CondaPackageError, OSError) as exc:
+            self.notify(str(exc), title="Cannot make the demo", severity="error")
+            return
         self.push_screen(EnvironmentScreen(prefix, self.clock))
 
     def action_help(self) -> None:
