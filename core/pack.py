@@ -359,7 +359,7 @@ def _noteworthy(prepared: Prepared) -> bool:
 
 def _prepare_batch(prep: _Preparer, entries: list[PlanEntry], as_tar: bool, size: int) -> _Batch:
     """Read and prepare a run of entries; for tar outputs, serialise them here too, so
-    that headers and copies are made in parallel and the writer gets one piece."""
+    that headers and copies are made in parallel and the writer gets a few large pieces."""
     batch = _Batch(size)
     members = TarMembers()
     for entry in entries:
