@@ -1,13 +1,19 @@
-"""Packing options: missing files, editable installs, --platform, --relocate-prefix."""
+"""Packing options (missing files, editable installs, --platform, --relocate-prefix), records
+without cache paths, and files that change while packing."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
 
+import pytest
 from conda_package.core.demo import create_demo
+from conda_package.core.environment import Environment
+from conda_package.core.pack import PackOptions, pack
 from conftest import cli
 
 
@@ -93,3 +99,20 @@ def test_records_lose_this_machines_cache_paths_and_nothing_else(tmp_path):
             if name != escaped.name:  # as the installer wrote it, but for the three paths
                 assert packed.count(b'""') == original.count(b'""') + 3
                 assert len(packed) < len(original)
+
+
+@pytest.mark.parametrize("fmt", ["tar", "zip"])
+def test_files_that_changed_since_loading_are_packed_as_they_are_now(tmp_path, fmt):
+    prefix = Path(create_demo(str(tmp_path / "demo")))
+    env = Environment.load(str(prefix))
+    grown = prefix / "share/demo-data/readings.csv"
+    shrunk = prefix / "share/demo-libs/NOTICE"
+    with open(grown, "ab") as fh:
+        fh.write(os.urandom(3 << 20))  # read in several pieces now
+    shrunk.write_bytes(b"ok\n")
+    out = tmp_path / f"x.{fmt}"
+    pack(env, PackOptions(output=str(out), ignore_missing_files=True))
+    dest = tmp_path / "unpacked"
+    shutil.unpack_archive(out, dest)
+    for path in (grown, shrunk):
+        assert (dest / path.relative_to(prefix)).read_bytes() == path.read_bytes()
