@@ -201,7 +201,7 @@ def make_plan(
                 )
             )
     entries.append(PlanEntry("conda-meta", "dir", 0o755, 0))
-    entries.sort(key=lambda e: e.name)
+    entries.sort()  # by name: tuples compare their first field first, and names are unique
     return PackPlan(
         env.prefix, subdir or env.subdir, tuple(entries), skipped_pyc, missing, editable
     )
