@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import posixpath
 from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,8 @@ def _editable_location(dist_info_abs: str) -> str | None:
     except (OSError, ValueError):
         return None
     if isinstance(data, dict) and (data.get("dir_info") or {}).get("editable"):
+        from urllib.parse import unquote, urlparse  # rare: not worth every run's import time
+
         url = urlparse(str(data.get("url", "")))
         return unquote(url.path) if url.scheme == "file" else str(data.get("url"))
     return None
@@ -65,6 +65,8 @@ def _editable_location(dist_info_abs: str) -> str | None:
 
 def read_distribution(prefix: str, dist_info: str) -> PipDistribution:
     """Read one `*.dist-info` (relative path) and the prefix-relative files its RECORD lists."""
+    import csv  # only environments with pip installs get here
+
     abs_dir = os.path.join(prefix, dist_info)
     site = posixpath.dirname(dist_info)
     files: list[str] = []
