@@ -56,6 +56,7 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
     if args.json:
         data = {
             "prefix": report.prefix,
+            "demo": is_demo(env.prefix),
             "findings": [{**dataclasses.asdict(f), "severity": f.severity.value} for f in findings],
             "room": report.room,
             "counts": {s.value: sum(1 for f in findings if f.severity is s) for s in Severity},

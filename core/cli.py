@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .demo import shown_prefix
+from .demo import is_demo, shown_prefix
 from .discovery import resolve_name
 from .environment import Environment, check_prefix, find_prefix_of
 from .errors import CondaPackageError, EnvironmentNotFound, UsageError
@@ -164,6 +164,7 @@ def cmd_untracked(args: argparse.Namespace) -> int:
         _print_json(
             {
                 "prefix": env.prefix,
+                "demo": is_demo(env.prefix),
                 "untracked": [
                     {"path": p, "pip": str(env.pip_owners[p]) if p in env.pip_owners else None}
                     for p in env.untracked

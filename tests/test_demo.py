@@ -155,8 +155,10 @@ def test_check_lists_exactly_the_findings_it_was_built_to_show(tmp_path):
     result = cli("--demo-env", target, "--check", "--json", env=cache)
     assert result.returncode == 1  # two of the staged findings are errors
     assert result.stderr == f"conda-package: demo environment made at {target}\n"
-    found = sorted((f["code"], f["path"]) for f in json.loads(result.stdout)["findings"])
-    assert found == sorted(DEMO_FINDINGS)
+    report = json.loads(result.stdout)
+    assert report["demo"] is True
+    assert sorted((f["code"], f["path"]) for f in report["findings"]) == sorted(DEMO_FINDINGS)
+    assert json.loads(cli("-u", "--json", target).stdout)["demo"] is True
 
     text = cli("--check", target, env=cache)
     assert text.stdout.splitlines()[0] == f"# prefix: {target} (demo environment)"
