@@ -14,6 +14,7 @@ three take the same time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -26,7 +27,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -247,26 +248,43 @@ class _Scanned:
     binary: bool
 
 
+class _Scanner:
+    """sha256, size, and whether the prefix and a NUL occur, from chunks as they pass."""
+
+    def __init__(self, needle: bytes = b"") -> None:
+        self._digest = hashlib.sha256()
+        self._needle = needle
+        self._keep = len(needle) - 1
+        self._tail = b""
+        self.size = 0
+        self.found = self.binary = False
+
+    def update(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+        self.size += len(chunk)
+        keep = self._keep
+        if self._needle and not self.found:
+            self.found = self._needle in chunk or (
+                keep > 0 and self._needle in self._tail + chunk[:keep]
+            )
+            self._tail = (self._tail + chunk[-keep:])[-keep:] if keep > 0 else b""
+        self.binary = self.binary or b"\0" in chunk
+
+    def result(self) -> _Scanned:
+        return _Scanned(self._digest.hexdigest(), self.size, self.found, self.binary)
+
+
 def _scan(
     full: str, needle: bytes = b"", on_chunk: Callable[[int], None] | None = None
 ) -> _Scanned:
     """Hash a file and look for `needle` in one streamed read (files can be large)."""
-    digest = hashlib.sha256()
-    size = 0
-    found = binary = False
-    keep = len(needle) - 1
-    tail = b""
+    scanner = _Scanner(needle)
     with open_env_file(full, "packaging") as fh:
         while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if needle and not found:
-                found = needle in chunk or (keep > 0 and needle in tail + chunk[:keep])
-                tail = (tail + chunk[-keep:])[-keep:] if keep > 0 else b""
-            binary = binary or b"\0" in chunk
+            scanner.update(chunk)
             if on_chunk is not None:
                 on_chunk(len(chunk))
-    return _Scanned(digest.hexdigest(), size, found, binary)
+    return scanner.result()
 
 
 class _Sizer:
@@ -311,16 +329,16 @@ class _Sizer:
             )
 
 
-class _HashingReader:
-    """Hands a file to the writer and hashes what it hands over."""
+class _ScanningReader:
+    """Hands a file to the writer and scans what it hands over: the one read of a file."""
 
-    def __init__(self, fh: BinaryIO, path: str, sizer: _Sizer) -> None:
+    def __init__(self, fh: BinaryIO, path: str, sizer: _Sizer, needle: bytes = b"") -> None:
         self._fh, self._path, self._sizer = fh, path, sizer
-        self.digest = hashlib.sha256()
+        self.scanner = _Scanner(needle)
 
     def read(self, n: int = -1) -> bytes:
         data = self._fh.read(n)
-        self.digest.update(data)
+        self.scanner.update(data)
         if data:
             self._sizer.read(len(data), self._path)
         return data
@@ -401,18 +419,71 @@ def _symlink(env: Environment, path: str, st: os.stat_result, warnings: list[str
     return PackagedFile(path, "symlink", size, sha256, 0o777, int(st.st_mtime), target=target)
 
 
+def _packaged_file(
+    env: Environment, path: str, scanned: _Scanned, warnings: list[str]
+) -> PackagedFile:
+    """paths.json's view of a scanned file: whether and how it holds the prefix."""
+    st = env.files[path]
+    prefix = env.prefix
+    placeholder = file_mode = room = None
+    if scanned.holds_prefix and path.endswith(".pyc"):
+        warnings.append(
+            f"{path}: byte-code without its source names the prefix; packed as it is"
+            " (Python shows that path only in tracebacks)"
+        )
+    elif scanned.holds_prefix:
+        placeholder = prefix
+        file_mode = "binary" if scanned.binary else "text"
+        if scanned.binary:
+            # The room needs whole strings: read again, for these few files only.
+            with open_env_file(os.path.join(prefix, path), "packaging") as fh:
+                room = binary_room(fh.read(), prefix.encode("utf-8", "surrogateescape"))
+            warnings.append(
+                f"{path}: binary file holding the prefix; installers replace it in place, so"
+                f" it cannot move to a prefix longer than {prefix} ({len(prefix.encode())} bytes)"
+            )
+    return PackagedFile(
+        path,
+        "file",
+        scanned.size,
+        scanned.sha256,
+        stat.S_IMODE(st.st_mode),
+        int(st.st_mtime),
+        prefix_placeholder=placeholder,
+        file_mode=file_mode,
+        room=room,
+    )
+
+
+def _editable_warnings(env: Environment, files: list[PackagedFile]) -> list[str]:
+    packed = {f.path for f in files}
+    return [
+        f"{dist.name} {dist.version} is an editable pip install: the package holds"
+        f" only a link to its source at {dist.editable_location}"
+        for dist in env.editable_distributions
+        if any(_inside(p, dist.dist_info) for p in packed)
+    ]
+
+
+def _needle(env: Environment) -> bytes:
+    return env.prefix.encode("utf-8", "surrogateescape")
+
+
+def _regular(env: Environment, paths: list[str]) -> list[str]:
+    return [p for p in paths if stat.S_ISREG(env.files[p].st_mode)]
+
+
 def _read_files(
     env: Environment,
     paths: list[str],
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
 ) -> tuple[list[PackagedFile], list[str]]:
-    """Hash every file and find the ones holding the prefix, as conda-build does."""
+    """Hash every file and find the ones holding the prefix, as conda-build does (for a
+    dry run, and for .tar.bz2, whose info/ goes first and so must be known first)."""
     warnings: list[str] = []
     files: list[PackagedFile] = []
-    prefix = env.prefix
-    needle = prefix.encode("utf-8", "surrogateescape")
-    regular = [p for p in paths if stat.S_ISREG(env.files[p].st_mode)]
+    regular = _regular(env, paths)
     sizer = _Sizer(
         "scan", len(regular), sum(env.files[p].st_size for p in regular), progress, cancel
     )
@@ -423,49 +494,11 @@ def _read_files(
             files.append(_symlink(env, path, st, warnings))
             continue
         sizer.file(path)
-        full = os.path.join(prefix, path)
-        scanned = _scan(full, needle, lambda n, path=path: sizer.read(n, path))
-        placeholder = file_mode = room = None
-        if scanned.holds_prefix and path.endswith(".pyc"):
-            warnings.append(
-                f"{path}: byte-code without its source names the prefix; packed as it is"
-                " (Python shows that path only in tracebacks)"
-            )
-        elif scanned.holds_prefix:
-            placeholder = prefix
-            file_mode = "binary" if scanned.binary else "text"
-            if scanned.binary:
-                with open_env_file(full, "packaging") as fh:
-                    room = binary_room(fh.read(), needle)
-                warnings.append(
-                    f"{path}: binary file holding the prefix; installers replace it in place, so"
-                    f" it cannot move to a prefix longer than {prefix} ({len(needle)} bytes)"
-                )
-        files.append(
-            PackagedFile(
-                path,
-                "file",
-                scanned.size,
-                scanned.sha256,
-                stat.S_IMODE(st.st_mode),
-                int(st.st_mtime),
-                prefix_placeholder=placeholder,
-                file_mode=file_mode,
-                room=room,
-            )
-        )
+        full = os.path.join(env.prefix, path)
+        scanned = _scan(full, _needle(env), lambda n, path=path: sizer.read(n, path))
+        files.append(_packaged_file(env, path, scanned, warnings))
     sizer.done()
-    packed = {f.path for f in files}
-    for dist in env.editable_distributions:
-        if any(_inside(p, dist.dist_info) for p in packed):
-            warnings.append(
-                f"{dist.name} {dist.version} is an editable pip install: the package holds"
-                f" only a link to its source at {dist.editable_location}"
-            )
-    return files, warnings
-
-
-# --- metadata ----------------------------------------------------------------------------
+    return files, warnings + _editable_warnings(env, files)
 
 
 def _python_version(paths: list[str]) -> tuple[str, str] | None:
@@ -555,6 +588,7 @@ def _add_info(writer: ArchiveWriter, info: dict[str, bytes], mtime: int) -> None
 def _add_files(
     writer: ArchiveWriter, env: Environment, files: list[PackagedFile], sizer: _Sizer
 ) -> None:
+    """Files scanned before (.tar.bz2): what is written must be what was scanned."""
     for f in files:
         if f.kind == "symlink":
             check_cancel(sizer.cancel)
@@ -562,12 +596,38 @@ def _add_files(
             continue
         sizer.file(f.path)
         with open_env_file(os.path.join(env.prefix, f.path), "packaging") as fh:
-            reader = _HashingReader(fh, f.path, sizer)
+            reader = _ScanningReader(fh, f.path, sizer)
             writer.add(ArchiveEntry(f.path, "file", f.mode, f.mtime, f.size), reader)  # type: ignore[arg-type]
-        if reader.digest.hexdigest() != f.sha256:
+        if reader.scanner.result().sha256 != f.sha256:
             raise ChangedWhilePackaging(
                 f"{f.path} changed while it was being packaged; nothing was written, run again"
             )
+
+
+def _add_and_scan(
+    writer: ArchiveWriter, env: Environment, paths: list[str], sizer: _Sizer
+) -> tuple[list[PackagedFile], list[str]]:
+    """Write the files and learn what paths.json says of them in the same read (.conda:
+    its info/ is a tarball of its own, written after the files)."""
+    warnings: list[str] = []
+    files: list[PackagedFile] = []
+    for path in paths:
+        st = env.files[path]
+        if stat.S_ISLNK(st.st_mode):
+            check_cancel(sizer.cancel)
+            link = _symlink(env, path, st, warnings)
+            writer.add(ArchiveEntry(path, "symlink", link.mode, link.mtime, target=link.target))
+            files.append(link)
+            continue
+        sizer.file(path)
+        with open_env_file(os.path.join(env.prefix, path), "packaging") as fh:
+            reader = _ScanningReader(fh, path, sizer, _needle(env))
+            entry = ArchiveEntry(
+                path, "file", stat.S_IMODE(st.st_mode), int(st.st_mtime), st.st_size
+            )
+            writer.add(entry, reader)  # type: ignore[arg-type]
+        files.append(_packaged_file(env, path, reader.scanner.result(), warnings))
+    return files, warnings + _editable_warnings(env, files)
 
 
 def _zip(path: str, members: list[tuple[str, bytes | str]], mtime: int) -> None:
@@ -598,54 +658,77 @@ def _fsync_dir(path: str) -> None:
             os.close(fd)
 
 
-def _write(
+@contextlib.contextmanager
+def _building(output: str) -> Iterator[str]:
+    """A hidden directory beside the output for the parts; gone whatever happens."""
+    temp = tempfile.mkdtemp(
+        prefix=f".{os.path.basename(output)}.partial-", dir=os.path.dirname(output)
+    )
+    try:
+        yield temp
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _install(built: str, output: str, sizer: _Sizer) -> None:
+    """Rename the finished package into place, durably: nothing half-written is ever seen."""
+    sizer.done()
+    check_cancel(sizer.cancel)
+    os.replace(built, output)
+    _fsync_dir(os.path.dirname(output))
+
+
+def _write_conda(
     env: Environment,
     output: str,
-    fmt: str,
+    paths: list[str],
+    index: dict[str, Any],
+    level: int,
+    threads: int,
+    sizer: _Sizer,
+) -> tuple[list[PackagedFile], list[str], dict[str, bytes]]:
+    """The pkg tarball first, each file read once for both the archive and paths.json;
+    then the info tarball made from what that read found."""
+    mtime = index["timestamp"] // 1000
+    stem = os.path.basename(output)[: -len(".conda")]  # installers find parts by this name
+    with _building(output) as temp:
+        pkg, info_part = os.path.join(temp, "pkg.tar.zst"), os.path.join(temp, "info.tar.zst")
+        with open_writer(pkg, "tar.zst", level=level, threads=threads) as w:
+            files, warnings = _add_and_scan(w, env, paths, sizer)
+            w.commit()
+        info = make_info(env, index, files)
+        with open_writer(info_part, "tar.zst", level=level, threads=threads) as w:
+            _add_info(w, info, mtime)
+            w.commit()
+        built = os.path.join(temp, "package.conda")
+        metadata = json.dumps({"conda_pkg_format_version": CONDA_PKG_FORMAT_VERSION})
+        members: list[tuple[str, bytes | str]] = [
+            ("metadata.json", metadata.encode()),
+            (f"pkg-{stem}.tar.zst", pkg),
+            (f"info-{stem}.tar.zst", info_part),
+        ]
+        _zip(built, members, mtime)
+        _install(built, output, sizer)
+    return files, warnings, info
+
+
+def _write_tar_bz2(
+    env: Environment,
+    output: str,
     files: list[PackagedFile],
     info: dict[str, bytes],
-    timestamp: int,
+    mtime: int,
     level: int,
     threads: int,
     sizer: _Sizer,
 ) -> None:
-    """Build in a hidden directory beside the output and rename into place at the end."""
-    outdir = os.path.dirname(output)
-    base = os.path.basename(output)
-    temp = tempfile.mkdtemp(prefix=f".{base}.partial-", dir=outdir)
-    mtime = timestamp // 1000
-    try:
-        if fmt == "conda":
-            stem = base[: -len(".conda")]  # installers find the parts by the file's own name
-            parts = {}
-            for part, add in (
-                ("pkg", lambda w: _add_files(w, env, files, sizer)),
-                ("info", lambda w: _add_info(w, info, mtime)),
-            ):
-                parts[part] = os.path.join(temp, f"{part}.tar.zst")
-                with open_writer(parts[part], "tar.zst", level=level, threads=threads) as w:
-                    add(w)
-                    w.commit()
-            built = os.path.join(temp, "package.conda")
-            metadata = json.dumps({"conda_pkg_format_version": CONDA_PKG_FORMAT_VERSION})
-            members: list[tuple[str, bytes | str]] = [
-                ("metadata.json", metadata.encode()),
-                (f"pkg-{stem}.tar.zst", parts["pkg"]),
-                (f"info-{stem}.tar.zst", parts["info"]),
-            ]
-            _zip(built, members, mtime)
-        else:
-            built = os.path.join(temp, "package.tar.bz2")
-            with open_writer(built, "tar.bz2", level=level, threads=threads) as w:
-                _add_info(w, info, mtime)  # first, so readers find the metadata early
-                _add_files(w, env, files, sizer)
-                w.commit()
-        sizer.done()
-        check_cancel(sizer.cancel)
-        os.replace(built, output)
-        _fsync_dir(outdir)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
+    with _building(output) as temp:
+        built = os.path.join(temp, "package.tar.bz2")
+        with open_writer(built, "tar.bz2", level=level, threads=threads) as w:
+            _add_info(w, info, mtime)  # first, so readers find the metadata early
+            _add_files(w, env, files, sizer)
+            w.commit()
+        _install(built, output, sizer)
 
 
 # --- the API -----------------------------------------------------------------------------
@@ -706,12 +789,19 @@ def build_package(
     output = os.path.abspath(output or f"{dist}{ext}")
     _check_output(env, output, force, dry_run)
 
-    files, warnings = _read_files(env, paths, progress, cancel)
+    regular = _regular(env, paths)
+    if fmt == "conda" and not dry_run:
+        sizer = _Sizer(
+            "write", len(regular), sum(env.files[p].st_size for p in regular), progress, cancel
+        )
+        files, warnings, info = _write_conda(env, output, paths, index, level, threads, sizer)
+    else:
+        files, warnings = _read_files(env, paths, progress, cancel)
+        info = make_info(env, index, files)
     if os.path.basename(output) != dist + ext:
         warnings.append(
             f"{os.path.basename(output)}: installers expect the file to be named {dist}{ext}"
         )
-    info = make_info(env, index, files)
     result = PackageResult(
         output,
         fmt,
@@ -725,7 +815,9 @@ def build_package(
     )
     if dry_run:
         return result
-    regular = [f for f in files if f.kind == "file"]
-    sizer = _Sizer("write", len(regular), sum(f.size for f in regular), progress, cancel)
-    _write(env, output, fmt, files, info, index["timestamp"], level, threads, sizer)
+    if fmt != "conda":
+        written = [f for f in files if f.kind == "file"]
+        sizer = _Sizer("write", len(written), sum(f.size for f in written), progress, cancel)
+        mtime = index["timestamp"] // 1000
+        _write_tar_bz2(env, output, files, info, mtime, level, threads, sizer)
     return dataclasses.replace(result, size=os.path.getsize(output))
