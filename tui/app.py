@@ -79,7 +79,6 @@ class CondaPackageApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("o", "open_prefix", "Open path", show=False),
-        Binding("d", "open_demo", "Demo", show=False),
     ]
 
     def __init__(

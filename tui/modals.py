@@ -63,7 +63,11 @@ HELP = (
     ("Everywhere", (("?", "this help"), ("q", "quit"), ("ctrl+p", "command palette"))),
     (
         "Environment list",
-        (("enter", "open the highlighted environment"), ("o", "open a prefix by path")),
+        (
+            ("enter", "open the highlighted environment"),
+            ("o", "open a prefix by path"),
+            ("d", "open a demo environment (made offline)"),
+        ),
     ),
     (
         "Environment",
