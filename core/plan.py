@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from .environment import Environment, pyc_source
@@ -43,9 +43,8 @@ class PackPlan:
     subdir: str
     entries: tuple[PlanEntry, ...]
     skipped_pyc: int = 0
-    missing: tuple[str, ...] = ()
-    editable: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    missing: tuple[str, ...] = ()  # "dist: path" left out by --ignore-missing-files
+    editable: tuple[str, ...] = ()  # editable installs packed by --ignore-editable-packages
 
     @property
     def total_bytes(self) -> int:
@@ -54,20 +53,6 @@ class PackPlan:
     @property
     def files(self) -> tuple[PlanEntry, ...]:
         return tuple(e for e in self.entries if e.kind != "dir")
-
-    @property
-    def prefix_entries(self) -> tuple[PlanEntry, ...]:
-        return tuple(e for e in self.entries if e.action == "restore")
-
-    @property
-    def room(self) -> int | None:
-        """Longest target prefix every packaged binary can take (None: no binary limits)."""
-        rooms = [
-            len(e.placeholder.encode())
-            for e in self.entries
-            if e.action == "restore" and e.file_mode == "binary"
-        ]
-        return min(rooms) if rooms else None
 
 
 def make_plan(

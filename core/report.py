@@ -20,7 +20,7 @@ def human_bytes(n: float) -> str:
 
 def summary_lines(result: PackResult) -> list[str]:
     plan = result.plan
-    files = [e for e in plan.entries if e.kind != "dir"]
+    files = plan.files
     by_action: dict[str, int] = {}
     for e in files:
         by_action[e.action] = by_action.get(e.action, 0) + 1
@@ -36,9 +36,12 @@ def summary_lines(result: PackResult) -> list[str]:
         f"# files searched for the prefix (untracked, modified, entry points):"
         f" {by_action.get('search', 0)}",
         f"# byte-code left out (rebuilt by Python at the target): {plan.skipped_pyc}",
+        f"# missing files left out (--ignore-missing-files): {len(plan.missing)}",
+        f"# editable installs, sources not packed (--ignore-editable-packages):"
+        f" {len(plan.editable)}",
         "# longest target prefix that fits: "
         + (f"{room} bytes" if room is not None else "any (no binary holds the prefix)"),
-        f"# findings: {len(result.findings)}",
+        f"# packing notes (below): {len(result.findings)}",
     ]
     lines += [f"# RPATH rewritten: {path}: {old} -> {new}" for path, old, new in result.rpath_fixes]
     lines += [f"  - {f}" for f in result.findings]
