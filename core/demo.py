@@ -348,7 +348,7 @@ def create_demo(prefix: str) -> str:
             raise DemoError(
                 f"{prefix}: exists and is not empty (nor an earlier demo); choose a new path"
             )
-    created = not os.path.exists(prefix)
+    first_new = _first_missing(prefix)  # what a failure removes, parents made for it included
     try:
         os.makedirs(os.path.join(prefix, "conda-meta"), exist_ok=True)
         for package in _packages():
@@ -356,9 +356,9 @@ def create_demo(prefix: str) -> str:
         _afterlife(prefix)
         _fix_metadata(prefix)
     except BaseException:
-        if created:
-            shutil.rmtree(prefix, ignore_errors=True)
-        else:
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        else:  # the user's empty folder stays, empty again
             for name in os.listdir(prefix):
                 full = os.path.join(prefix, name)
                 if os.path.isdir(full) and not os.path.islink(full):
@@ -367,3 +367,12 @@ def create_demo(prefix: str) -> str:
                     os.remove(full)
         raise
     return prefix
+
+
+def _first_missing(path: str) -> str | None:
+    """The outermost folder of `path` that does not exist yet (None: `path` exists)."""
+    if os.path.lexists(path):
+        return None
+    while not os.path.lexists(os.path.dirname(path)):
+        path = os.path.dirname(path)
+    return path

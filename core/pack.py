@@ -142,7 +142,7 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     return output, fmt
 
 
-def _record_bytes(path: str, record: PackageRecord | None) -> bytes:
+def _record_bytes(path: str, record: PackageRecord) -> bytes:
     """A conda-meta record without this machine's package-cache paths.
 
     Each path is blanked where it stands, so the rest stays as its installer wrote it
@@ -150,7 +150,7 @@ def _record_bytes(path: str, record: PackageRecord | None) -> bytes:
     parsing and writing the record anew.
     """
     data = _read(path, 0)
-    raw = record.raw if record is not None else json.loads(data)
+    raw = record.raw  # parsed when the environment was loaded
     values = [raw.get(key) for key in RECORD_CACHE_KEYS]
     if isinstance(raw.get("link"), dict):
         values.append(raw["link"].get("source"))
@@ -227,7 +227,7 @@ class _Preparer:
 
     def __call__(self, entry: PlanEntry) -> Prepared:
         if entry.action == "record":
-            return Prepared(_record_bytes(self.path(entry), self.records.get(entry.name)))
+            return Prepared(_record_bytes(self.path(entry), self.records[entry.name]))
         data = _read(self.path(entry), entry.size)
         fixes: tuple = ()
         if self.fix_rpath:

@@ -691,3 +691,14 @@ def test_sigkill_during_unpack_then_rerun_finishes(big_env: Path, tmp_path: Path
 
 def without_pycache(state: dict[str, tuple]) -> dict[str, tuple]:
     return {k: v for k, v in state.items() if "__pycache__" not in k}
+
+
+def test_disk_full_while_making_the_demo_leaves_nothing(tmp_path: Path):
+    """The folders made for it go too; an empty folder the user gave stays, empty."""
+    target = tmp_path / "new" / "deeper" / "demo"
+    one_line(run("--demo-env", target, "-u", preexec=file_size_limit(4096)), 1, "File too large")
+    assert list(tmp_path.iterdir()) == []
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_line(run("--demo-env", empty, "-u", preexec=file_size_limit(4096)), 1, "File too large")
+    assert list(empty.iterdir()) == []
