@@ -4,8 +4,9 @@
 
 Without --prefix it makes the demo environment (core/demo.py) at a fixed path, so the
 pictures change only when the app does. The environment is only read: the pack goes to a
-temporary folder that is removed afterwards. The demo packs in milliseconds, so for the
-in-progress picture each progress report is held for a moment (slow motion, nothing else).
+temporary folder that is removed afterwards. The demo packs in milliseconds in one batch,
+so for the in-progress picture batches are made small and each progress report is held for
+a moment (slow motion, nothing else).
 The pictures are 100x30 cells; the tests check 80x24 separately.
 """
 
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import conda_package.core.pack
 import conda_package.tui.packing
 from conda_package.core.demo import DEMO_NAME, create_demo
 from conda_package.core.discovery import DiscoveredEnvironment, env_name
@@ -114,6 +116,7 @@ def main() -> None:
     try:
         prefix = args.prefix or create_demo(os.path.join(out, DEMO_NAME))
         conda_package.tui.packing.pack = slow_motion_pack
+        conda_package.core.pack.BATCH_FILES = 4  # progress is told per batch: small ones
         os.environ["XDG_CACHE_HOME"] = os.path.join(out, "cache")
         asyncio.run(environment_list(prefix))
         asyncio.run(environment_tabs(prefix, out))

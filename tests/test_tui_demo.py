@@ -74,6 +74,8 @@ def test_pack_form_warns_of_the_missing_file_then_packs(tmp_path):
         await start_pack(pilot, output, "tar.gz")
         await settle(pilot)
         assert screen.query_one("#pack-switcher", ContentSwitcher).current == "pack-done"
+        summary = rendered(screen.query_one("#pack-summary", Static))
+        assert "demo-libs-1.2.0-h5e1f3a9_0: lib/libdemo-plugins.so.1" in summary
 
     run(app, scenario)
     assert output.is_file()

@@ -332,6 +332,9 @@ class PackPane(VerticalScroll):
         table.add_row("time", duration(result.seconds))
         table.add_row("prefix files", f"{len(result.relocations):,}")
         table.add_row("longest target", room_text(result.room))
+        if result.plan.missing:
+            left_out = Text("\n".join(result.plan.missing), style="yellow")
+            table.add_row("missing, left out", left_out)
         warnings = Text()
         for finding in result.findings:
             warnings.append(f"! {finding}\n", style="yellow")
