@@ -340,10 +340,10 @@ def create_demo(prefix: str) -> str:
             f" ({len(BINARY_PLACEHOLDER)} bytes); choose a shorter path"
         )
     if os.path.lexists(prefix):
+        if os.path.islink(prefix) or not os.path.isdir(prefix):
+            raise DemoError(f"{prefix}: exists and is not a folder; choose a new path")
         if is_demo(prefix):
             shutil.rmtree(prefix)
-        elif not os.path.isdir(prefix) or os.path.islink(prefix):
-            raise DemoError(f"{prefix}: exists and is not a folder; choose a new path")
         elif os.listdir(prefix):
             raise DemoError(
                 f"{prefix}: exists and is not empty (nor an earlier demo); choose a new path"

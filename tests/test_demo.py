@@ -211,3 +211,9 @@ def test_demo_env_never_overwrites_a_folder_that_is_not_a_demo(tmp_path):
     assert (empty / DEMO_MARKER).is_file()
     both = cli("--demo-env", empty, str(empty))
     assert both.returncode == 2 and "not both" in both.stderr
+
+    link = tmp_path / "link"  # to a demo: still refused, and the demo stays
+    link.symlink_to(empty)
+    refused = cli("--demo-env", link, "-u")
+    assert refused.returncode == 1 and "exists and is not a folder" in refused.stderr
+    assert (empty / DEMO_MARKER).is_file()
