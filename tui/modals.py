@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from conda_package.core.condapkg import (
     package_format,
@@ -24,6 +24,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, Switch
 
 from .forms import CoreCheck, FieldError, WordSwitch, checked_field, field_row
+
+Result = TypeVar("Result")
 
 
 class MessageModal(ModalScreen[None]):
@@ -111,10 +113,27 @@ class HelpScreen(ModalScreen[None]):
             yield Static("escape closes this help", classes="dialog-hint")
 
 
-class OpenPrefixModal(ModalScreen[str | None]):
-    """Asks for an environment's path; core's prefix check runs as the user types."""
+class _Question(ModalScreen[Result]):
+    """A dialog that ends in an answer or in nothing: escape and Cancel both dismiss it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
+
+    @staticmethod
+    def buttons(label: str, button_id: str, variant: str = "primary") -> Horizontal:
+        """The answer's button, then Cancel."""
+        return Horizontal(
+            Button(label, id=button_id, variant=variant, compact=True),  # type: ignore[arg-type]
+            Button("Cancel", id="cancel", compact=True),
+            classes="dialog-buttons",
+        )
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
+
+
+class OpenPrefixModal(_Question[str | None]):
+    """Asks for an environment's path; core's prefix check runs as the user types."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -126,9 +145,7 @@ class OpenPrefixModal(ModalScreen[str | None]):
                 validate_on=["changed", "submitted"],
             )
             yield FieldError(id="prefix-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Open", id="open", variant="primary", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield self.buttons("Open", "open")
 
     @on(Input.Changed, "#prefix")
     def check(self, event: Input.Changed) -> None:
@@ -145,10 +162,6 @@ class OpenPrefixModal(ModalScreen[str | None]):
         if result is None or result.is_valid:
             self.dismiss(field.value.strip())
 
-    @on(Button.Pressed, "#cancel")
-    def cancel(self) -> None:
-        self.dismiss(None)
-
 
 @dataclass(frozen=True)
 class RemovalChoice:
@@ -157,10 +170,8 @@ class RemovalChoice:
     backup: str | None
 
 
-class ConfirmRemovalModal(ModalScreen[RemovalChoice | None]):
+class ConfirmRemovalModal(_Question[RemovalChoice | None]):
     """Says how many files go and where their backup is written before anything happens."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
 
     def __init__(self, count: int, prefix: str, backup: str) -> None:
         super().__init__()
@@ -177,9 +188,7 @@ class ConfirmRemovalModal(ModalScreen[RemovalChoice | None]):
                 yield field_row("Back up first", WordSwitch(value=True, id="keep-backup"))
                 yield field_row("Backup archive", Input(self.backup, id="backup", compact=True))
             yield FieldError(id="backup-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Remove", id="remove", variant="error", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield self.buttons("Remove", "remove", "error")
 
     @on(Switch.Changed, "#keep-backup")
     def toggle_backup(self, event: Switch.Changed) -> None:
@@ -195,10 +204,6 @@ class ConfirmRemovalModal(ModalScreen[RemovalChoice | None]):
             )
             return
         self.dismiss(RemovalChoice(backup if keep else None))
-
-    @on(Button.Pressed, "#cancel")
-    def cancel(self) -> None:
-        self.dismiss(None)
 
 
 @dataclass(frozen=True)
@@ -216,10 +221,9 @@ def check_output(value: str) -> None:
         package_format(value.strip())
 
 
-class BuildPackageModal(ModalScreen[PackageRequest | None]):
+class BuildPackageModal(_Question[PackageRequest | None]):
     """Name, version and build number of a package made of the untracked files."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
     FIELDS = ("pkg-name", "pkg-version", "pkg-build", "pkg-output")
 
     def __init__(self, count: int, name: str) -> None:
@@ -243,9 +247,7 @@ class BuildPackageModal(ModalScreen[PackageRequest | None]):
                     check_output,
                     placeholder="NAME-VERSION-BUILD.conda here",
                 )
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Build", id="build", variant="primary", compact=True)
-                yield Button("Cancel", id="cancel", compact=True)
+            yield self.buttons("Build", "build")
 
     @on(Input.Changed)
     def check(self, event: Input.Changed) -> None:
@@ -271,7 +273,3 @@ class BuildPackageModal(ModalScreen[PackageRequest | None]):
                 os.path.abspath(values["pkg-output"]) if values["pkg-output"] else None,
             )
         )
-
-    @on(Button.Pressed, "#cancel")
-    def cancel(self) -> None:
-        self.dismiss(None)
