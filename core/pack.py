@@ -154,7 +154,7 @@ def _record_bytes(path: str, record: PackageRecord) -> bytes:
     values = [raw.get(key) for key in RECORD_CACHE_KEYS]
     if isinstance(raw.get("link"), dict):
         values.append(raw["link"].get("source"))
-    for value in values:
+    for value in dict.fromkeys(values):  # conda writes the same path for two of them
         if not isinstance(value, str) or not value:
             continue
         spellings = {json.dumps(value).encode(), json.dumps(value, ensure_ascii=False).encode()}
