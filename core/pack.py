@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -21,6 +21,7 @@ from .activation import activate_scripts
 from .archive import (
     ArchiveEntry,
     ArchiveWriter,
+    CompressedRun,
     TarMembers,
     default_level,
     format_from_path,
@@ -48,6 +49,7 @@ WINDOW_BATCHES = 8
 BATCH_FILES = 128
 BATCH_BYTES = 4 << 20
 CHUNK_READ = 1 << 20
+_Seal = Callable[[list[bytes]], "list[bytes] | CompressedRun"]
 RECORD_CACHE_KEYS = ("extracted_package_dir", "package_tarball_full_path")
 # Write errors that mean the output does not fit where it goes.
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -346,7 +348,7 @@ class _Batch:
     """What a worker made of a run of entries, for the writer and for the result."""
 
     size: int
-    members: list[bytes] | None = None  # the run as tar pieces, when the writer takes them
+    members: list[bytes] | CompressedRun | None = None  # the run sealed for a tar writer
     contents: list[bytes | None] = field(default_factory=list)  # else: per entry
     notes: list[tuple[PlanEntry, Prepared | None]] = field(default_factory=list)
 
@@ -357,9 +359,11 @@ def _noteworthy(prepared: Prepared) -> bool:
     )
 
 
-def _prepare_batch(prep: _Preparer, entries: list[PlanEntry], as_tar: bool, size: int) -> _Batch:
-    """Read and prepare a run of entries; for tar outputs, serialise them here too, so
-    that headers and copies are made in parallel and the writer gets a few large pieces."""
+def _prepare_batch(
+    prep: _Preparer, entries: list[PlanEntry], seal: _Seal | None, size: int
+) -> _Batch:
+    """Read and prepare a run of entries; for tar outputs, serialise (and compress) them
+    here too, so that this is done in parallel and the writer gets the run in one piece."""
     batch = _Batch(size)
     members = TarMembers()
     for entry in entries:
@@ -373,14 +377,14 @@ def _prepare_batch(prep: _Preparer, entries: list[PlanEntry], as_tar: bool, size
                 batch.notes.append((entry, prepared))
         elif entry.kind == "hardlink":
             batch.notes.append((entry, None))  # relocated when its target is
-        if as_tar:
+        if seal is not None:
             members.add(
                 entry.name, entry.kind, entry.mode, entry.mtime, content or b"", entry.target
             )
         else:
             batch.contents.append(content)
-    if as_tar:
-        batch.members = members.finish()
+    if seal is not None:
+        batch.members = seal(members.finish())
     return batch
 
 
@@ -411,7 +415,7 @@ def _window(
     entries: tuple[PlanEntry, ...],
     pool: ThreadPoolExecutor,
     prep: _Preparer,
-    as_tar: bool,
+    seal: _Seal | None,
     cancel: threading.Event | None,
 ) -> Iterator[tuple[list[PlanEntry], _Batch | None]]:
     """Yield runs in plan order with what the workers made of them (None: a file to
@@ -427,7 +431,7 @@ def _window(
                 exhausted = True
                 break
             run, size, streamed = item
-            future = None if streamed else pool.submit(_prepare_batch, prep, run, as_tar, size)
+            future = None if streamed else pool.submit(_prepare_batch, prep, run, seal, size)
             pending.append((run, future, size))
             in_flight += size
         if not pending:
@@ -475,12 +479,12 @@ def pack(
 
     threads = options.threads or os.cpu_count() or 1
     writer = None if options.dry_run else open_writer(output, fmt, level=level, threads=threads)
-    as_tar = writer is not None and writer.takes_tar_members
+    seal = writer.seal_members if writer is not None and writer.takes_tar_members else None
     report("", force=True)  # the totals, before the first batch is ready
     try:
         with ThreadPoolExecutor(max(2, threads)) as pool:
             try:
-                for run, batch in _window(plan.entries, pool, prep, as_tar, cancel):
+                for run, batch in _window(plan.entries, pool, prep, seal, cancel):
                     if batch is None:  # one large file, streamed from disk
                         if writer is not None:
                             _stream(writer, env, run[0])

@@ -12,6 +12,7 @@ import tarfile
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from conda_package.core.archive import (
     EXTENSIONS,
     FORMATS,
     ArchiveEntry,
+    TarMembers,
     default_level,
     format_from_path,
     open_writer,
@@ -215,6 +217,45 @@ def test_deterministic_whatever_the_threads(tmp_path: Path, fmt: str, level: int
         assert read_dir(one) == read_dir(three)
     else:
         assert one.read_bytes() == three.read_bytes()
+
+
+TAR_FORMATS = [f for f in FORMATS if f.startswith("tar")]
+
+
+@pytest.mark.parametrize(("fmt", "level"), [*[(f, None) for f in TAR_FORMATS], ("tar.zst", 9)])
+def test_members_sealed_in_other_threads(tmp_path: Path, fmt: str, level: int | None) -> None:
+    """As the packer writes: runs serialised and sealed (compressed, where the codec
+    allows) by worker threads, the big file streamed by the writer between them."""
+    src = tmp_path / "src"
+    src.mkdir()
+    items = list(entries(src))
+    big = next(i for i, (_, content) in enumerate(items) if isinstance(content, Path))
+    out = output_path(tmp_path, fmt)
+    with (
+        open_writer(str(out), fmt, level=level, threads=2) as writer,
+        ThreadPoolExecutor(2) as pool,
+    ):
+
+        def seal(run: list[tuple[ArchiveEntry, bytes | Path | None]]) -> object:
+            members = TarMembers()
+            for entry, content in run:
+                assert not isinstance(content, Path)
+                members.add(entry.name, entry.kind, entry.mode, entry.mtime, content or b"",
+                            entry.target)  # fmt: skip
+            return writer.seal_members(members.finish())
+
+        runs = [items[:big], items[big + 1 : big + 5], items[big + 5 :]]
+        sealed = [pool.submit(seal, run) for run in runs]
+        for i, (run, future) in enumerate(zip(runs, sealed, strict=True)):
+            names = [entry.name for entry, _ in run]
+            linkable = [e.name for e, _ in run if e.kind in ("file", "hardlink")]
+            writer.add_tar_members(future.result(), names, linkable)  # type: ignore[arg-type]
+            if i == 0:
+                entry, content = items[big]
+                with content.open("rb") as stream:  # type: ignore[union-attr]
+                    writer.add(entry, stream)
+        writer.commit()
+    assert read_tar(out, fmt) == expected(fmt)
 
 
 def test_gzip_header_has_no_name_or_time(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -10,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import zstandard
 from conda_package.core.environment import Environment
 from conda_package.core.pack import PackOptions, pack
 from conftest import cli
@@ -171,3 +173,35 @@ def test_two_packs_are_identical_and_dry_run_writes_nothing(small_env, tmp_path)
     assert r.returncode == 0, r.stderr
     assert "# prefix files: 3" in r.stdout
     assert not (tmp_path / "c.tar.gz").exists()
+
+
+def _zstd_frames(data: bytes) -> list[bytes]:
+    """Each frame decompressed on its own (decompressobj stops at a frame's end)."""
+    frames = []
+    while data:
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        frames.append(dobj.decompress(data))
+        data = dobj.unused_data
+    return frames
+
+
+def test_compressed_in_parallel_the_tar_is_the_same_whatever_the_threads(packed, tmp_path):
+    """Workers compress the runs they read (tar.gz, tar.zst); large files are compressed
+    by the writer's pool: the tar inside is byte for byte the uncompressed pack's."""
+    prefix, _ = packed
+    env = Environment.load(str(prefix))
+    plain = tmp_path / "plain.tar"
+    pack(env, PackOptions(output=str(plain), threads=1))
+    tar = plain.read_bytes()
+    gz = tmp_path / "3.tar.gz"
+    pack(env, PackOptions(output=str(gz), threads=3))
+    assert gzip.decompress(gz.read_bytes()) == tar
+    packs = []
+    for threads in (1, 3):
+        zst = tmp_path / f"{threads}.tar.zst"
+        pack(env, PackOptions(output=str(zst), threads=threads))
+        packs.append(zst.read_bytes())
+    assert packs[0] == packs[1]
+    frames = _zstd_frames(packs[0])
+    assert len(frames) > 10 and b"".join(frames) == tar
+    assert zstandard.ZstdDecompressor().stream_reader(packs[0]).read() == tar  # one stream
