@@ -346,9 +346,13 @@ class _Pipeline:
             self._in_flight -= size
             step(future.result())
 
-    def drain(self) -> None:
+    def wait(self) -> None:
+        """Run every queued step, waiting for the jobs they need."""
         while self._queue:
             self._step()
+
+    def drain(self) -> None:
+        self.wait()
         self._pool.shutdown()
 
     def abort(self) -> None:
@@ -407,8 +411,9 @@ class _BlockStream:
             self._submit(self._buf)
             self._buf = bytearray()
         self._history = b""  # the next block starts afresh, as the run's first did
+        self._pipeline.wait()  # written, so no output piles up behind a slow block
         for result in run.blocks:
-            self._pipeline.then(functools.partial(self._emit, result))
+            self._emit(result)
 
     def close(self) -> None:
         if self._buf:
