@@ -43,6 +43,7 @@ from .errors import (
 from .progress import Progress, ProgressCallback, check_cancel
 from .relocation import binary_room
 from .subdirs import check_subdir
+from .walk import FileStat
 
 PACKAGE_FORMATS: dict[str, str] = {".conda": "conda", ".tar.bz2": "tar.bz2"}
 # conda-package-handling's default (ZSTD_COMPRESS_LEVEL), which conda-build also uses.
@@ -386,7 +387,7 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + "/")
 
 
-def _symlink(env: Environment, path: str, st: os.stat_result, warnings: list[str]) -> PackagedFile:
+def _symlink(env: Environment, path: str, st: FileStat, warnings: list[str]) -> PackagedFile:
     """A symlink as conda-build records it: its target's hash and size, links kept relative."""
     full = os.path.join(env.prefix, path)
     target = os.readlink(full)

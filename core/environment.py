@@ -14,7 +14,7 @@ from typing import BinaryIO
 from .errors import CondaPackageError, EnvironmentNotFound, NotAnEnvironment
 from .pip import PipDistribution, read_distribution
 from .records import PackageRecord, read_records
-from .walk import walk_prefix
+from .walk import FileStat, walk_prefix
 
 _PYC = re.compile(r"^(?P<dir>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]+\.pyc$")
 _PYTHON_LIB = re.compile(r"^lib/python(\d+\.\d+)t?/")
@@ -32,8 +32,8 @@ class Environment:
 
     prefix: str
     records: tuple[PackageRecord, ...]
-    files: dict[str, os.stat_result]
-    dirs: dict[str, os.stat_result]
+    files: dict[str, FileStat]
+    dirs: dict[str, FileStat]
     owners: dict[str, PackageRecord] = field(repr=False)
     untracked: tuple[str, ...] = ()
     missing: tuple[MissingFile, ...] = ()
@@ -141,7 +141,7 @@ class Environment:
         return self.owners.get(relpath)
 
 
-def _size_changed(item: dict, found: os.stat_result, spellings: list[str]) -> bool:
+def _size_changed(item: dict, found: FileStat, spellings: list[str]) -> bool:
     """Cheap modification check from lstat alone (the packer verifies sha256 later)."""
     size = item.get("size_in_bytes")
     if size is None or item.get("path_type", "hardlink") != "hardlink":

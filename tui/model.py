@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,9 +9,10 @@ from dataclasses import dataclass
 from conda_package.core.demo import is_demo
 from conda_package.core.environment import Environment
 from conda_package.core.records import PathEntry
+from conda_package.core.walk import FileStat
 
 
-def file_size(st: os.stat_result) -> int:
+def file_size(st: FileStat) -> int:
     """Bytes a file adds to its folder's total: symlinks and special files count as 0."""
     return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
