@@ -66,6 +66,7 @@ _LEVELS: dict[str, tuple[int, int, int]] = {
 
 CHUNK = 1 << 20  # read size for streamed content, and the write buffer size
 _DIRECT = 1 << 16  # content pieces this large skip the header buffer (saves a copy)
+PIPELINE_BYTES = 64 << 20  # uncompressed input held by a writer's compression threads
 
 
 def format_from_path(path: str | os.PathLike[str]) -> str | None:
@@ -311,15 +312,16 @@ class _BlockCodec(Protocol):
 class _Pipeline:
     """Jobs run on a thread pool; their results are used in submission order.
 
-    Input in flight is bounded by bytes, not by jobs: two full blocks per thread keep
-    every thread busy, and when jobs are small files many of them can queue up, so a
-    large one at the head does not leave the other threads idle. Steps queued with
-    then() run in order between job results.
+    Input in flight is bounded by bytes, not by jobs: a full block per thread and one
+    more keep every thread busy, and when jobs are small files many of them can queue
+    up, so a large one at the head does not leave the other threads idle. On many cores
+    PIPELINE_BYTES caps it (two blocks at least). Steps queued with then() run in order
+    between job results.
     """
 
     def __init__(self, threads: int, block_size: int) -> None:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="compress")
-        self._budget = 2 * threads * block_size
+        self._budget = max(2 * block_size, min((threads + 1) * block_size, PIPELINE_BYTES))
         self._in_flight = 0
         self._queue: deque[tuple[Future[Any] | None, Callable[..., None], int]] = deque()
 
