@@ -774,13 +774,27 @@ class TarMembers:
     ) -> None:
         size = len(content)
         self._small.append(tar_header(name, kind, mode & 0o7777, mtime, size, target))
-        if size >= CHUNK:
-            self._flush()
-            self.pieces.append(content)
-        elif size:
-            self._small.append(content)
+        self._content(content)
         if size % 512:
             self._small.append(_ZEROS[: -size % 512])
+
+    def add_part(
+        self, name: str, mode: int, mtime: int, size: int, offset: int, data: bytes
+    ) -> None:
+        """`data` of a large file of `size` bytes, from `offset`: the header goes with the
+        first part, the padding with the last, so parts can be serialised apart."""
+        if offset == 0:
+            self._small.append(tar_header(name, "file", mode & 0o7777, mtime, size, ""))
+        self._content(data)
+        if offset + len(data) == size and size % 512:
+            self._small.append(_ZEROS[: -size % 512])
+
+    def _content(self, data: bytes) -> None:
+        if len(data) >= CHUNK:
+            self._flush()
+            self.pieces.append(data)
+        elif data:
+            self._small.append(data)
 
     def _flush(self) -> None:
         if self._small:

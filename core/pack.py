@@ -1,7 +1,9 @@
 """Pack an environment: stream the plan into an archive, restoring prefix files on the way.
 
-Files are read once, in worker threads, a bounded window ahead of the writer; the writer
-(and the compressor's own threads) consume them in plan order.
+Files are read once, in worker threads (-j of them), a bounded window ahead of the writer:
+small files in batches, large ones in parts. For tar outputs the workers also serialise
+what they read and, where the codec allows, compress it, so the writer only puts the
+results in plan order.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from . import __version__
 from .activation import activate_scripts
@@ -43,7 +46,8 @@ from .relocation import (
 from .restore import restore_package_bytes
 from .subdirs import subdir_from_options
 
-SMALL_FILE = 1 << 20  # read ahead in a worker; larger copies stream from disk in the writer
+SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
+PART_BYTES = 4 << 20  # a large file's part, read and compressed by one worker
 WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
 WINDOW_BATCHES = 8
 BATCH_FILES = 128
@@ -192,8 +196,9 @@ class _Preparer:
     def path(self, entry: PlanEntry) -> str:
         return f"{self.env.prefix}/{entry.name}"
 
-    def streams(self, entry: PlanEntry) -> bool:
-        """Large plain copies skip the workers: the writer streams them from disk."""
+    def large(self, entry: PlanEntry) -> bool:
+        """A plain copy too large to read whole: read in parts, or streamed by the writer
+        (and by a dry run, which reads no plain copy at all)."""
         return (
             entry.kind == "file"
             and entry.action == "copy"
@@ -388,27 +393,89 @@ def _prepare_batch(
     return batch
 
 
-def _runs(
-    entries: tuple[PlanEntry, ...], prep: _Preparer
-) -> Iterator[tuple[list[PlanEntry], int, bool]]:
-    """The plan in order as runs for the workers (BATCH_FILES entries or BATCH_BYTES), and
-    each streamed file alone."""
+class _Run(NamedTuple):
+    """Entries for one worker job, in plan order."""
+
+    entries: list[PlanEntry]
+    size: int  # bytes of content it holds
+    how: str = "batch"  # batch, part (of one large file) or stream (the writer reads it)
+    part: tuple[int, int] = (0, 0)  # a part's offset and the file's size
+
+    @property
+    def first(self) -> bool:
+        """Whether the run starts its entries (a large file's later parts do not)."""
+        return self.part[0] == 0
+
+    @property
+    def last(self) -> bool:
+        """Whether the run ends its entries (a large file's earlier parts do not)."""
+        return self.how != "part" or self.part[0] + self.size == self.part[1]
+
+
+def _runs(entries: tuple[PlanEntry, ...], prep: _Preparer, parts: bool) -> Iterator[_Run]:
+    """The plan in order as runs for the workers (BATCH_FILES entries or BATCH_BYTES); each
+    large file alone, in parts of PART_BYTES when `parts`, else streamed."""
     run: list[PlanEntry] = []
     size = 0
     for entry in entries:
-        if prep.streams(entry):
+        if prep.large(entry):
             if run:
-                yield run, size, False
+                yield _Run(run, size)
                 run, size = [], 0
-            yield [entry], 0, True
+            if not parts:
+                yield _Run([entry], 0, "stream")
+                continue
+            total = _current_size(prep.path(entry))  # as it is now, not when loaded
+            for offset in range(0, max(total, 1), PART_BYTES):
+                yield _Run([entry], min(PART_BYTES, total - offset), "part", (offset, total))
             continue
         run.append(entry)
         size += entry.size
         if len(run) >= BATCH_FILES or size >= BATCH_BYTES:
-            yield run, size, False
+            yield _Run(run, size)
             run, size = [], 0
     if run:
-        yield run, size, False
+        yield _Run(run, size)
+
+
+def _current_size(path: str) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError as exc:
+        error = env_file_error(path, exc)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def _prepare_part(prep: _Preparer, run: _Run, seal: _Seal) -> _Batch:
+    """Read one part of a large file and serialise (and compress) it, like a batch."""
+    entry = run.entries[0]
+    offset, total = run.part
+    path = prep.path(entry)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        error = env_file_error(path, exc)
+        if error is exc:
+            raise
+        raise error from exc
+    try:
+        chunks = []
+        got = 0
+        while got < run.size and (piece := os.pread(fd, run.size - got, offset + got)):
+            chunks.append(piece)
+            got += len(piece)
+        if got < run.size:
+            raise CondaPackageError(f"{entry.name} shrank while it was being packed")
+        if run.last and os.pread(fd, 1, total):
+            raise CondaPackageError(f"{entry.name} grew while it was being packed")
+    finally:
+        os.close(fd)
+    members = TarMembers()
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    members.add_part(entry.name, entry.mode, entry.mtime, total, offset, data)
+    return _Batch(run.size, seal(members.finish()))
 
 
 def _window(
@@ -417,28 +484,32 @@ def _window(
     prep: _Preparer,
     seal: _Seal | None,
     cancel: threading.Event | None,
-) -> Iterator[tuple[list[PlanEntry], _Batch | None]]:
+) -> Iterator[tuple[_Run, _Batch | None]]:
     """Yield runs in plan order with what the workers made of them (None: a file to
     stream), at most WINDOW_BYTES and WINDOW_BATCHES ahead of the writer."""
-    pending: deque[tuple[list[PlanEntry], Future[_Batch] | None, int]] = deque()
+    pending: deque[tuple[_Run, Future[_Batch] | None]] = deque()
     in_flight = 0
-    runs = _runs(entries, prep)
+    runs = _runs(entries, prep, parts=seal is not None)
     exhausted = False
     while True:
         while not exhausted and len(pending) < WINDOW_BATCHES and in_flight < WINDOW_BYTES:
-            item = next(runs, None)
-            if item is None:
+            run = next(runs, None)
+            if run is None:
                 exhausted = True
                 break
-            run, size, streamed = item
-            future = None if streamed else pool.submit(_prepare_batch, prep, run, seal, size)
-            pending.append((run, future, size))
-            in_flight += size
+            future = None
+            if run.how == "part":
+                assert seal is not None
+                future = pool.submit(_prepare_part, prep, run, seal)
+            elif run.how == "batch":
+                future = pool.submit(_prepare_batch, prep, run.entries, seal, run.size)
+            pending.append((run, future))
+            in_flight += run.size
         if not pending:
             return
         check_cancel(cancel)
-        run, future, size = pending.popleft()
-        in_flight -= size
+        run, future = pending.popleft()
+        in_flight -= run.size
         yield run, future.result() if future is not None else None
 
 
@@ -482,12 +553,12 @@ def pack(
     seal = writer.seal_members if writer is not None and writer.takes_tar_members else None
     report("", force=True)  # the totals, before the first batch is ready
     try:
-        with ThreadPoolExecutor(max(2, threads)) as pool:
+        with ThreadPoolExecutor(threads) as pool:
             try:
                 for run, batch in _window(plan.entries, pool, prep, seal, cancel):
                     if batch is None:  # one large file, streamed from disk
                         if writer is not None:
-                            _stream(writer, env, run[0])
+                            _stream(writer, env, run.entries[0])
                     else:
                         if writer is not None:
                             _write(writer, run, batch)
@@ -505,10 +576,11 @@ def pack(
                                 result.findings.append(prepared.finding)
                             result.restored += prepared.verified
                             result.rpath_fixes += [(entry.name, *f) for f in prepared.rpath_fixes]
-                    result.names += [entry.name for entry in run]
-                    done_files += len(run)
-                    done_bytes += batch.size if batch is not None else run[0].size
-                    report(run[-1].name)
+                    if run.last:
+                        result.names += [entry.name for entry in run.entries]
+                        done_files += len(run.entries)
+                    done_bytes += run.size if run.how != "stream" else run.entries[0].size
+                    report(run.entries[-1].name)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -546,13 +618,14 @@ def _size(path: str) -> int:
     return os.path.getsize(path)
 
 
-def _write(writer: ArchiveWriter, run: list[PlanEntry], batch: _Batch) -> None:
+def _write(writer: ArchiveWriter, run: _Run, batch: _Batch) -> None:
     if batch.members is not None:
-        names = [entry.name for entry in run]
-        linkable = [e.name for e in run if e.kind in ("file", "hardlink")]
+        entries = run.entries if run.first else []  # a large file's later parts: no names
+        names = [entry.name for entry in entries]
+        linkable = [e.name for e in entries if e.kind in ("file", "hardlink")]
         writer.add_tar_members(batch.members, names, linkable)
         return
-    for entry, content in zip(run, batch.contents, strict=True):
+    for entry, content in zip(run.entries, batch.contents, strict=True):
         size = len(content) if content is not None else 0
         archive_entry = ArchiveEntry(
             entry.name, entry.kind, entry.mode, entry.mtime, size, entry.target

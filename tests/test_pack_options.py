@@ -117,15 +117,33 @@ def _cache_paths(record: dict) -> set[str]:
 @pytest.mark.parametrize("fmt", ["tar", "zip"])
 def test_files_that_changed_since_loading_are_packed_as_they_are_now(tmp_path, fmt):
     prefix = Path(create_demo(str(tmp_path / "demo")))
+    # Two large files of a package: read in parts by the workers (tar) or streamed (zip).
+    record_file = prefix / "conda-meta/demo-data-2024.5-pyhd8ed1ab_0.json"
+    record = json.loads(record_file.read_text())
+    large = [
+        prefix / "share/demo-data/large-grown.bin",
+        prefix / "share/demo-data/large-shrunk.bin",
+    ]
+    for path in large:
+        path.write_bytes(os.urandom(6 << 20))
+        name = path.relative_to(prefix).as_posix()
+        record["files"].append(name)
+        record["paths_data"]["paths"].append(
+            {"_path": name, "path_type": "hardlink", "size_in_bytes": 6 << 20}
+        )
+    record_file.write_text(json.dumps(record))
     env = Environment.load(str(prefix))
     grown = prefix / "share/demo-data/readings.csv"
     shrunk = prefix / "share/demo-libs/NOTICE"
     with open(grown, "ab") as fh:
         fh.write(os.urandom(3 << 20))  # read in several pieces now
     shrunk.write_bytes(b"ok\n")
+    with open(large[0], "ab") as fh:
+        fh.write(os.urandom(5 << 20))  # 11 MiB: three parts
+    large[1].write_bytes(large[1].read_bytes()[: 3 << 19])  # 1.5 MiB: one part
     out = tmp_path / f"x.{fmt}"
     pack(env, PackOptions(output=str(out), ignore_missing_files=True))
     dest = tmp_path / "unpacked"
     shutil.unpack_archive(out, dest)
-    for path in (grown, shrunk):
+    for path in (grown, shrunk, *large):
         assert (dest / path.relative_to(prefix)).read_bytes() == path.read_bytes()
