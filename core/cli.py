@@ -59,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument(
         "--compression-level", type=int, metavar="N", help="level for the chosen format"
     )
-    pack.add_argument("-j", "--threads", type=int, default=0, help="0: all cores (default)")
+    pack.add_argument(
+        "-j",
+        "--threads",
+        type=int,
+        default=0,
+        help="threads that read and compress; 0: all cores (default)",
+    )
     pack.add_argument("--arch", help="override the detected subdir, e.g. linux-64")
     pack.add_argument("--platform", help="override the detected subdir, e.g. linux-aarch64")
     pack.add_argument("--relocate-prefix", metavar="PREFIX", help="relocate at pack time")
