@@ -8,6 +8,7 @@ results in plan order.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -325,17 +326,28 @@ def _generated(
     return out
 
 
-def _read(path: str, size: int) -> bytes:
-    """A whole file by os.read: open() and its buffering cost more than the reading for
-    the small files most of an environment is made of. Reads to the end, so a file that
-    changed since the walk is packed as it is now."""
+@contextlib.contextmanager
+def _env_errors(path: str) -> Iterator[None]:
+    """OS errors on a file of the environment, told as what to do about them."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        yield
     except OSError as exc:
         error = env_file_error(path, exc)
         if error is exc:
             raise
         raise error from exc
+
+
+def _open(path: str) -> int:
+    with _env_errors(path):
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _read(path: str, size: int) -> bytes:
+    """A whole file by os.read: open() and its buffering cost more than the reading for
+    the small files most of an environment is made of. Reads to the end, so a file that
+    changed since the walk is packed as it is now."""
+    fd = _open(path)
     try:
         data = os.read(fd, size + 1)
         if len(data) == size:  # what lstat said, and the file ends there: the usual case
@@ -439,27 +451,15 @@ def _runs(entries: tuple[PlanEntry, ...], prep: _Preparer, parts: bool) -> Itera
 
 
 def _current_size(path: str) -> int:
-    try:
+    with _env_errors(path):
         return os.lstat(path).st_size
-    except OSError as exc:
-        error = env_file_error(path, exc)
-        if error is exc:
-            raise
-        raise error from exc
 
 
 def _prepare_part(prep: _Preparer, run: _Run, seal: _Seal) -> _Batch:
     """Read one part of a large file and serialise (and compress) it, like a batch."""
     entry = run.entries[0]
     offset, total = run.part
-    path = prep.path(entry)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        error = env_file_error(path, exc)
-        if error is exc:
-            raise
-        raise error from exc
+    fd = _open(prep.path(entry))
     try:
         chunks = []
         got = 0
