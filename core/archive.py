@@ -436,17 +436,24 @@ class CompressedRun:
     size: int  # the tar bytes they hold
 
 
-def compress_run(codec: _BlockCodec, data: Buffer) -> CompressedRun:
-    """The codec's blocks of `data`, chained within the run; safe in any thread."""
-    view = memoryview(data)
+def compress_run(codec: _BlockCodec, pieces: list[bytes]) -> CompressedRun:
+    """The codec's blocks of the pieces, chained within the run; safe in any thread.
+
+    Blocks end at the end of each piece too, so they are views of the pieces, never
+    copies: a run is held once while it is compressed.
+    """
     blocks = []
     history = b""
-    for start in range(0, len(view), codec.block_size):
-        block = view[start : start + codec.block_size]
-        blocks.append(codec.compress(history, block))
-        if codec.history:
-            history = bytes(block[-codec.history :])
-    return CompressedRun(blocks, len(view))
+    size = 0
+    for piece in pieces:
+        view = memoryview(piece)
+        size += len(view)
+        for start in range(0, len(view), codec.block_size):
+            block = view[start : start + codec.block_size]
+            blocks.append(codec.compress(history, block))
+            if codec.history:  # the last bytes before the next block, whatever its piece
+                history = (history + bytes(block[-codec.history :]))[-codec.history :]
+    return CompressedRun(blocks, size)
 
 
 class _BackgroundStream:
@@ -920,7 +927,7 @@ class _TarWriter(_FileWriter):
         """What add_tar_members() takes for members serialised by TarMembers; safe in any
         thread. Compressed here, in the caller's thread, when the codec allows it."""
         if isinstance(self._stream, _BlockStream) and self._stream.codec.apart:
-            return compress_run(self._stream.codec, b"".join(pieces))
+            return compress_run(self._stream.codec, pieces)
         return pieces
 
     def add_tar_members(
