@@ -691,6 +691,15 @@ class _Judge:
             " --ignore-missing-files",
         )
 
+    def special(self, path: str) -> None:
+        self.add(
+            "special-file",
+            Severity.INFO,
+            path,
+            "a socket, pipe or device: no archive holds one, packing leaves it out",
+            "nothing to do, unless the environment needs it: then recreate it where it goes",
+        )
+
     def outside_link(self, path: str, target: str) -> None:
         self.add(
             "symlink-outside-prefix",
@@ -824,6 +833,8 @@ def analyse(
                 files[path] = analysis
     for missing in env.missing:
         judge.missing(missing)
+    for path in env.special:
+        judge.special(path)
     rooms = [a.room for a in files.values() if a.prefix_mode == "binary" and a.room is not None]
     findings = sorted(judge.findings, key=lambda f: (_RANK[f.severity], f.path, f.code))
     return RelocationReport(

@@ -364,14 +364,16 @@ def _select(env: Environment) -> tuple[list[str], list[LeftOut]]:
     kept: list[str] = []
     left_out: list[LeftOut] = []
     for path in env.untracked:
-        mode = env.files[path].st_mode
         reason = _unrecordable(path)
-        if reason is None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-            reason = "not a regular file or symbolic link (a socket, pipe or device)"
         if reason is None:
             kept.append(path)
         else:
             left_out.append(LeftOut(path, reason))
+    left_out += [
+        LeftOut(path, "not a regular file or symbolic link (a socket, pipe or device)")
+        for path in env.special
+        if path not in env.owners
+    ]
     # Byte-code records its source's absolute path: conda's binary prefix replacement would
     # corrupt it, and Python rebuilds it from the source anyway.
     names = set(kept)

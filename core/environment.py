@@ -40,6 +40,8 @@ class Environment:
     modified: tuple[str, ...] = ()
     pip_owners: dict[str, PipDistribution] = field(default_factory=dict, repr=False)
     pip_distributions: tuple[PipDistribution, ...] = ()
+    # Sockets, pipes and devices: in `files`, but never read, packed, backed up or removed.
+    special: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, prefix: str) -> Environment:
@@ -49,7 +51,7 @@ class Environment:
         with ThreadPoolExecutor(1) as pool:
             walked = pool.submit(walk_prefix, prefix)
             records = read_records(prefix)
-            files, dirs = walked.result()
+            files, dirs, special = walked.result()
         owners: dict[str, PackageRecord] = {}
         missing: list[MissingFile] = []
         modified: list[str] = []
@@ -67,10 +69,25 @@ class Environment:
                         spellings += dict.fromkeys((prefix, os.path.realpath(prefix)))
                     if _size_changed(item, found, spellings):
                         modified.append(path)
+        skip = set(special)
         untracked = tuple(
-            sorted(p for p in files if p not in owners and pyc_source(p) not in owners)
+            sorted(
+                p
+                for p in files
+                if p not in owners and pyc_source(p) not in owners and p not in skip
+            )
         )
-        env = cls(prefix, records, files, dirs, owners, untracked, tuple(missing), tuple(modified))
+        env = cls(
+            prefix,
+            records,
+            files,
+            dirs,
+            owners,
+            untracked,
+            tuple(missing),
+            tuple(modified),
+            special=tuple(sorted(special)),
+        )
         env._attribute_pip()
         return env
 

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -339,8 +340,9 @@ def _env_errors(path: str) -> Iterator[None]:
 
 
 def _open(path: str) -> int:
+    """Without blocking: a file that became a pipe since the walk must not hang the pack."""
     with _env_errors(path):
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
 
 
 def _read(path: str, size: int) -> bytes:
@@ -349,9 +351,17 @@ def _read(path: str, size: int) -> bytes:
     changed since the walk is packed as it is now."""
     fd = _open(path)
     try:
-        data = os.read(fd, size + 1)
+        try:
+            data = os.read(fd, size + 1)
+        except BlockingIOError:  # a pipe with a writer
+            data = b""
         if len(data) == size:  # what lstat said, and the file ends there: the usual case
             return data
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CondaPackageError(
+                f"{path}: became a socket, pipe or device while packing; nothing was written,"
+                " run again"
+            )
         chunks = [data]
         while piece := os.read(fd, CHUNK_READ):
             chunks.append(piece)
@@ -535,6 +545,10 @@ def pack(
         relocate_prefix=relocate,
     )
     result = PackResult(None if options.dry_run else output, fmt, plan)
+    result.findings += [
+        f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
+        for path in plan.special
+    ]
     prep = _Preparer(env, options)
     total_files, total_bytes = len(plan.entries), plan.total_bytes
     done_files = done_bytes = 0

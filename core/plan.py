@@ -45,6 +45,7 @@ class PackPlan:
     skipped_pyc: int = 0
     missing: tuple[str, ...] = ()  # "dist: path" left out by --ignore-missing-files
     editable: tuple[str, ...] = ()  # editable installs packed by --ignore-editable-packages
+    special: tuple[str, ...] = ()  # sockets, pipes and devices, left out
 
     @property
     def total_bytes(self) -> int:
@@ -130,6 +131,8 @@ def make_plan(
             target = os.readlink(os.path.join(env.prefix, name))
             entries.append(PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist))
             continue
+        if not stat.S_ISREG(st.st_mode):
+            continue  # a socket, pipe or device (env.special): no content to carry
         if pyc_source(name) in env.files:
             # Python rebuilds it at the target; it holds the old prefix in length-prefixed
             # marshal strings that no byte replacement can fix.
@@ -188,5 +191,11 @@ def make_plan(
     entries.append(PlanEntry("conda-meta", "dir", 0o755, 0))
     entries.sort()  # by name: tuples compare their first field first, and names are unique
     return PackPlan(
-        env.prefix, subdir or env.subdir, tuple(entries), skipped_pyc, missing, editable
+        env.prefix,
+        subdir or env.subdir,
+        tuple(entries),
+        skipped_pyc,
+        missing,
+        editable,
+        env.special,
     )

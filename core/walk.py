@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import NamedTuple
 
 from .errors import CondaPackageError
@@ -62,14 +63,23 @@ class FileStat(NamedTuple):
 _new = tuple.__new__  # a NamedTuple's own __new__ is a Python function: slower per file
 
 
-def walk_prefix(prefix: str) -> tuple[dict[str, FileStat], dict[str, FileStat]]:
+# What an archive can carry besides directories; sockets, pipes and devices it cannot (and
+# opening a pipe to read it waits for a writer that never comes).
+_CARRIED = frozenset({stat.S_IFREG, stat.S_IFLNK})
+
+
+def walk_prefix(
+    prefix: str,
+) -> tuple[dict[str, FileStat], dict[str, FileStat], list[str]]:
     """Scan the prefix once: lstat of every non-directory and of every directory.
 
     Keys are relative '/'-separated paths. Symlinks are never followed (a symlink to a
-    directory is an entry, not a subtree).
+    directory is an entry, not a subtree). The list names the files that are neither
+    regular files nor symlinks (sockets, pipes, devices).
     """
     files: dict[str, FileStat] = {}
     dirs: dict[str, FileStat] = {}
+    special: list[str] = []
     stack: list[tuple[str, str]] = [(prefix, "")]
     while stack:
         abspath, rel = stack.pop()
@@ -109,4 +119,6 @@ def walk_prefix(prefix: str) -> tuple[dict[str, FileStat], dict[str, FileStat]]:
                     stack.append((entry.path, relpath + "/"))
                 else:
                     files[relpath] = st
-    return files, dirs
+                    if stat.S_IFMT(full.st_mode) not in _CARRIED:
+                        special.append(relpath)
+    return files, dirs, special

@@ -126,8 +126,14 @@ def pip_install(prefix: Path, wheel: Path) -> None:
 
 
 def cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None):
-    """Run the real `conda-package` entry point in a subprocess."""
+    """Run the real `conda-package` entry point in a subprocess (a hang fails the test)."""
     exe = shutil.which("conda-package") or str(Path(sys.executable).with_name("conda-package"))
     return subprocess.run(
-        [exe, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, input=input
+        [exe, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        input=input,
+        timeout=300,
     )

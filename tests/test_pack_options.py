@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tarfile
 from pathlib import Path
@@ -147,3 +148,34 @@ def test_files_that_changed_since_loading_are_packed_as_they_are_now(tmp_path, f
     shutil.unpack_archive(out, dest)
     for path in (grown, shrunk, *large):
         assert (dest / path.relative_to(prefix)).read_bytes() == path.read_bytes()
+
+
+def test_sockets_and_pipes_are_left_out_and_left_alone(tmp_path):
+    """Opening a pipe to read it waits for a writer: packing once hung on one."""
+    prefix = Path(create_demo(str(tmp_path / "demo")))
+    os.mkfifo(prefix / "share" / "a-pipe")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(prefix / "share" / "a-socket"))
+    special = ["share/a-pipe", "share/a-socket"]
+    env = Environment.load(str(prefix))
+    assert env.special == tuple(special)
+    assert not set(special) & set(env.untracked)
+
+    r = cli("-p", prefix, "--check", "--json")
+    found = {(f["code"], f["path"]) for f in json.loads(r.stdout)["findings"]}
+    assert {("special-file", path) for path in special} <= found
+
+    out = tmp_path / "x.tar.gz"
+    r = cli("-p", prefix, "-o", out, "--ignore-missing-files", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "# sockets, pipes and devices left out: 2" in r.stdout
+    assert "  - share/a-pipe: a socket, pipe or device, left out" in r.stdout
+    r = cli("-p", prefix, "-o", out, "--ignore-missing-files", "-q")
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(out) as tf:
+        names = tf.getnames()
+    assert "share/demo-data/README.txt" in names and not set(special) & set(names)
+
+    r = cli("-p", prefix, "-r", "--yes", "--backup", tmp_path / "backup.tar.gz")
+    assert r.returncode == 0, r.stderr
+    assert (prefix / "share" / "a-pipe").exists() and (prefix / "share" / "a-socket").exists()
