@@ -11,6 +11,8 @@ from .environment import Environment, pyc_source
 from .errors import EditablePackages, MissingFiles, PrefixTooLong
 
 STATE_DIR = "conda-meta/conda-package"
+_NS = 1_000_000_000  # mtimes in whole seconds, as tar keeps them
+_new = tuple.__new__  # builds a PlanEntry without its Python __new__: per file, it counts
 PLAIN_PATH_TYPES = frozenset({"hardlink", "softlink", "directory"})
 
 
@@ -114,7 +116,7 @@ def make_plan(
     searched = set(env.untracked) | set(env.modified) | generated
     modified = set(env.modified)
     entries: list[PlanEntry] = [
-        PlanEntry(name, "dir", stat.S_IMODE(st.st_mode), int(st.st_mtime))
+        PlanEntry(name, "dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns // _NS)
         for name, st in env.dirs.items()
     ]
     skipped_pyc = 0
@@ -122,18 +124,24 @@ def make_plan(
     # (copied, or searched for the prefix) link to it.
     firsts: dict[tuple[int, int, str], str] = {}
     owners = env.owners
-    for name in sorted(env.files):
-        st = env.files[name]
-        mtime = int(st.st_mtime)
+    files = env.files
+    for name in sorted(files):
+        st = files[name]
+        mtime = st.st_mtime_ns // _NS
         owner = owners.get(name)
         dist = owner.dist if owner else ""
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(os.path.join(env.prefix, name))
-            entries.append(PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist))
+            # PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist), made faster
+            entries.append(
+                _new(
+                    PlanEntry, (name, "symlink", 0o777, mtime, 0, target, "copy", "", "", "", dist)
+                )
+            )
             continue
         if not stat.S_ISREG(st.st_mode):
             continue  # a socket, pipe or device (env.special): no content to carry
-        if pyc_source(name) in env.files:
+        if name.endswith(".pyc") and pyc_source(name) in files:
             # Python rebuilds it at the target; it holds the old prefix in length-prefixed
             # marshal strings that no byte replacement can fix.
             skipped_pyc += 1
@@ -151,16 +159,19 @@ def make_plan(
             )  # fmt: skip
         else:
             action = "search" if name in searched else "copy"
-            key = (st.st_dev, st.st_ino, action)
-            if st.st_nlink > 1 and key in firsts:
-                entries.append(
-                    PlanEntry(name, "hardlink", mode, mtime, target=firsts[key], owner=dist)
-                )
-                continue
             if st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino, action)
+                if key in firsts:
+                    entries.append(
+                        PlanEntry(name, "hardlink", mode, mtime, target=firsts[key], owner=dist)
+                    )
+                    continue
                 firsts[key] = name
+            # PlanEntry(name, "file", mode, mtime, size, action=action, owner=dist), faster
             entries.append(
-                PlanEntry(name, "file", mode, mtime, st.st_size, action=action, owner=dist)
+                _new(
+                    PlanEntry, (name, "file", mode, mtime, st.st_size, "", action, "", "", "", dist)
+                )
             )
     for record in env.records:
         st = os.stat(os.path.join(env.prefix, "conda-meta", record.record_file))
