@@ -888,9 +888,13 @@ class _WritingBack(io.BufferedWriter):
         self._written += n
         if self._written - self._handed >= WRITEBACK:
             self.flush()
-            os.posix_fadvise(
-                self.fileno(), self._handed, self._written - self._handed, os.POSIX_FADV_DONTNEED
-            )
+            with contextlib.suppress(OSError):  # only advice: a filesystem may refuse it
+                os.posix_fadvise(
+                    self.fileno(),
+                    self._handed,
+                    self._written - self._handed,
+                    os.POSIX_FADV_DONTNEED,
+                )
             self._handed = self._written
         return n
 
