@@ -15,6 +15,7 @@ import pytest
 from conda_package.core.demo import create_demo
 from conda_package.core.environment import Environment
 from conda_package.core.pack import PackOptions, pack
+from conda_package.core.plan import PlanEntry, make_plan
 from conftest import cli
 
 
@@ -179,3 +180,32 @@ def test_sockets_and_pipes_are_left_out_and_left_alone(tmp_path):
     r = cli("-p", prefix, "-r", "--yes", "--backup", tmp_path / "backup.tar.gz")
     assert r.returncode == 0, r.stderr
     assert (prefix / "share" / "a-pipe").exists() and (prefix / "share" / "a-socket").exists()
+
+
+def test_plan_entries_say_what_happens_to_each_file(tmp_path):
+    """Every field of the entries the plan builds in its fast path, checked by name."""
+    prefix = Path(create_demo(str(tmp_path / "demo")))
+    plan = make_plan(Environment.load(str(prefix)), ignore_missing_files=True)
+    by_name = {entry.name: entry for entry in plan.entries}
+    readme = prefix / "share/demo-data/README.txt"
+    assert by_name["share/demo-data/README.txt"] == PlanEntry(
+        "share/demo-data/README.txt",
+        "file",
+        0o644,
+        readme.stat().st_mtime_ns // 10**9,
+        readme.stat().st_size,
+        action="copy",
+        owner="demo-data-2024.5-pyhd8ed1ab_0",
+    )
+    assert by_name["lib/libdemo.so"] == PlanEntry(
+        "lib/libdemo.so",
+        "symlink",
+        0o777,
+        (prefix / "lib/libdemo.so").lstat().st_mtime_ns // 10**9,
+        target="libdemo.so.1",
+        owner="demo-libs-1.2.0-h5e1f3a9_0",
+    )
+    conf = by_name["etc/demo/demo.conf"]  # edited after install: searched for the prefix
+    assert (conf.kind, conf.action, conf.owner) == ("file", "search", "demo-tools-0.4.1-hb2c4d6e_1")
+    greet = by_name["bin/demo-greet"]  # pip's console script: no conda package owns it
+    assert (greet.kind, greet.action, greet.owner) == ("file", "search", "")
