@@ -79,9 +79,9 @@ class PackOptions:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What a worker made of one entry: its bytes (None: stream from disk) and notes."""
+    """What a worker made of one entry: its bytes and notes."""
 
-    content: bytes | None = None
+    content: bytes
     relocation: dict | None = None
     finding: str | None = None
     verified: bool = False
@@ -150,14 +150,14 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     return output, fmt
 
 
-def _record_bytes(path: str, record: PackageRecord) -> bytes:
+def _record_bytes(path: str, size: int, record: PackageRecord) -> bytes:
     """A conda-meta record without this machine's package-cache paths.
 
     Each path is blanked where it stands, so the rest stays as its installer wrote it
     (and no JSON is re-encoded); a value spelt in a way we do not find is handled by
     parsing and writing the record anew.
     """
-    data = _read(path, 0)
+    data = _read(path, size)
     raw = record.raw  # parsed when the environment was loaded
     values = [raw.get(key) for key in RECORD_CACHE_KEYS]
     if isinstance(raw.get("link"), dict):
@@ -236,7 +236,8 @@ class _Preparer:
 
     def __call__(self, entry: PlanEntry) -> Prepared:
         if entry.action == "record":
-            return Prepared(_record_bytes(self.path(entry), self.records[entry.name]))
+            record = self.records[entry.name]
+            return Prepared(_record_bytes(self.path(entry), entry.size, record))
         data = _read(self.path(entry), entry.size)
         fixes: tuple = ()
         if self.fix_rpath:
