@@ -8,8 +8,7 @@ import json
 import sys
 
 from .analysis import Finding, RelocationReport, Severity, analyse, default_cache, target_findings
-from .demo import is_demo, shown_prefix
-from .environment import Environment
+from .environment import Environment, is_demo, shown_prefix
 
 _HEADINGS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
 

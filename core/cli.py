@@ -11,9 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .demo import is_demo, shown_prefix
 from .discovery import resolve_name
-from .environment import Environment, check_prefix, find_prefix_of
+from .environment import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
 from .errors import CondaPackageError, EnvironmentNotFound, UsageError
 
 

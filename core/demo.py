@@ -21,12 +21,11 @@ import shutil
 from dataclasses import dataclass
 
 from .elfwrite import ElfSpec, build_elf
+from .environment import DEMO_MARKER, is_demo
 from .errors import CondaPackageError
 from .relocation import replace_binary, replace_text
 
 DEMO_NAME = "conda-package-demo"
-# Presence of this file labels a prefix as a demo (and lets --demo-env replace it).
-DEMO_MARKER = "conda-meta/conda-package-demo.txt"
 # conda's text placeholder, and a binary one as long as conda-build's (255 bytes).
 TEXT_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 BINARY_PLACEHOLDER = ("/opt/conda/conda-bld/demo-libs_1715000000000/_h_env" + "_placehold" * 21)[
@@ -319,15 +318,6 @@ def _fix_metadata(prefix: str) -> None:
             os.utime(os.path.join(root, name), (MTIME, MTIME), follow_symlinks=False)
     os.chmod(prefix, 0o755)
     os.utime(prefix, (MTIME, MTIME))
-
-
-def is_demo(prefix: str) -> bool:
-    return os.path.isfile(os.path.join(prefix, DEMO_MARKER))
-
-
-def shown_prefix(prefix: str) -> str:
-    """The prefix as reports print it: a demo says so wherever it shows."""
-    return f"{prefix} (demo environment)" if is_demo(prefix) else prefix
 
 
 def create_demo(prefix: str) -> str:

@@ -16,6 +16,8 @@ from .pip import PipDistribution, read_distribution
 from .records import PackageRecord, read_records
 from .walk import FileStat, walk_prefix
 
+# Presence of this file labels a prefix as the demo (and lets --demo-env replace it).
+DEMO_MARKER = "conda-meta/conda-package-demo.txt"
 _PYC = re.compile(r"^(?P<dir>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]+\.pyc$")
 _PYTHON_LIB = re.compile(r"^lib/python(\d+\.\d+)t?/")
 
@@ -188,6 +190,16 @@ def pyc_source(path: str) -> str | None:
     if m:
         return f"{m.group('dir')}{m.group('stem')}.py"
     return path[:-1]
+
+
+def is_demo(prefix: str) -> bool:
+    """Whether the prefix is the demo (core.demo makes it), without importing its builder."""
+    return os.path.isfile(os.path.join(prefix, DEMO_MARKER))
+
+
+def shown_prefix(prefix: str) -> str:
+    """The prefix as reports print it: a demo says so wherever it shows."""
+    return f"{prefix} (demo environment)" if is_demo(prefix) else prefix
 
 
 def env_file_error(path: str, exc: OSError, doing: str = "packing") -> OSError | CondaPackageError:

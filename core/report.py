@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .demo import shown_prefix
+from .environment import shown_prefix
 from .pack import PackResult
 from .progress import Progress
 

@@ -14,12 +14,11 @@ from pathlib import Path
 from conda_package.core.demo import (
     BINARY_PLACEHOLDER,
     DEMO_FINDINGS,
-    DEMO_MARKER,
     TEXT_PLACEHOLDER,
     create_demo,
 )
 from conda_package.core.elf import read_elf
-from conda_package.core.environment import Environment
+from conda_package.core.environment import DEMO_MARKER, Environment
 from conda_package.core.relocation import replace_binary
 from conftest import cli
 from test_pack import activate_and_run, extract, files_holding

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from conda_package.core.analysis import AnalysisCache, RelocationReport, analyse, default_cache
-from conda_package.core.demo import is_demo
+from conda_package.core.environment import is_demo
 from conda_package.core.errors import Cancelled
 from rich.text import Text
 from textual import work

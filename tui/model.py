@@ -6,8 +6,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from conda_package.core.demo import is_demo
-from conda_package.core.environment import Environment
+from conda_package.core.environment import Environment, is_demo
 from conda_package.core.records import PathEntry
 from conda_package.core.walk import FileStat
 
