@@ -178,11 +178,10 @@ def _packages() -> tuple[_Package, ...]:
 
 def _installed(file: _File, prefix: str) -> bytes:
     """What conda's linking writes: the placeholder replaced by the prefix."""
-    if file.file_mode == "binary":
-        return replace_binary(file.data, BINARY_PLACEHOLDER.encode(), prefix.encode())
-    if file.file_mode == "text":
-        return replace_text(file.data, TEXT_PLACEHOLDER.encode(), prefix.encode())
-    return file.data
+    if file.placeholder is None:
+        return file.data
+    replace = replace_binary if file.file_mode == "binary" else replace_text
+    return replace(file.data, file.placeholder.encode(), prefix.encode())
 
 
 def _sha256(data: bytes) -> str:
@@ -286,7 +285,7 @@ def _pip_install(prefix: str) -> None:
     _write(prefix, f"{PYTHON_SITE}/{dist_info}/RECORD", ("\n".join(sorted(lines)) + "\n").encode())
 
 
-def _afterlife(prefix: str) -> None:
+def _afterlife(prefix: str, packages: tuple[_Package, ...]) -> None:
     """What happens to an environment once conda has installed it."""
     _pip_install(prefix)
     bin_dir = os.path.join(prefix, "bin")
@@ -297,7 +296,7 @@ def _afterlife(prefix: str) -> None:
     history = (
         f"==> 2024-05-06 07:08:09 <==\n# cmd: conda create -n {DEMO_NAME} demo-tools\n"
         "# conda version: 24.4.0\n"
-        + "".join(f"+{CHANNEL.rsplit('/', 1)[1]}::{p.dist}\n" for p in _packages())
+        + "".join(f"+{CHANNEL.rsplit('/', 1)[1]}::{p.dist}\n" for p in packages)
         + "# update specs: ['demo-tools']\n"
     )
     _write(prefix, "conda-meta/history", history.encode())
@@ -324,7 +323,13 @@ def create_demo(prefix: str) -> str:
     """Make the demo at `prefix` (a new or empty folder, or an earlier demo, which is
     replaced) and return its absolute path; on any error nothing is left there."""
     prefix = os.path.abspath(os.path.expanduser(prefix))
-    if len(prefix.encode()) >= len(BINARY_PLACEHOLDER):
+    try:
+        size = len(prefix.encode())
+    except UnicodeEncodeError:
+        raise DemoError(
+            f"{prefix!r}: not valid UTF-8, which conda's records cannot hold; choose another path"
+        ) from None
+    if size > len(BINARY_PLACEHOLDER):  # as long is fine: conda's rule pads with NULs
         raise DemoError(
             f"{prefix}: too long for the demo's binary placeholder"
             f" ({len(BINARY_PLACEHOLDER)} bytes); choose a shorter path"
@@ -341,9 +346,10 @@ def create_demo(prefix: str) -> str:
     first_new = _first_missing(prefix)  # what a failure removes, parents made for it included
     try:
         os.makedirs(os.path.join(prefix, "conda-meta"), exist_ok=True)
-        for package in _packages():
+        packages = _packages()
+        for package in packages:
             _link_package(prefix, package)
-        _afterlife(prefix)
+        _afterlife(prefix, packages)
         _fix_metadata(prefix)
     except BaseException:
         if first_new is not None:

@@ -2,7 +2,7 @@
 
 The files have what relocation cares about and what `readelf -d` and pyelftools read:
 an ELF header, PT_INTERP, one PT_LOAD mapping the whole file at address 0, PT_DYNAMIC
-(NEEDED, SONAME, RPATH/RUNPATH, the string and symbol tables), read-only strings in
+(NEEDED, SONAME, RUNPATH, the string and symbol tables), read-only strings in
 .rodata, and section headers. They hold no code: a loader would map them, nothing more.
 """
 
@@ -22,8 +22,10 @@ _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
 _PF_R, _PF_W = 4, 2
 _SHT_PROGBITS, _SHT_STRTAB, _SHT_DYNAMIC, _SHT_DYNSYM = 1, 3, 6, 11
 _SHF_WRITE, _SHF_ALLOC = 1, 2
-_DT = {"NULL": 0, "NEEDED": 1, "STRTAB": 5, "SYMTAB": 6, "STRSZ": 10, "SYMENT": 11}
-_DT_SONAME, _DT_RPATH, _DT_RUNPATH = 14, 15, 29
+# Numbers from the ELF specification (core.elf takes them from pyelftools, which writing
+# a demo must not need).
+_DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_SYMTAB, _DT_STRSZ, _DT_SYMENT = 0, 1, 5, 6, 10, 11
+_DT_SONAME, _DT_RUNPATH = 14, 29
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,6 @@ class ElfSpec:
 
     needed: tuple[bytes, ...] = ()
     soname: bytes | None = None
-    rpath: bytes | None = None
     runpath: bytes | None = None
     interpreter: bytes | None = None
     rodata: tuple[bytes, ...] = ()
@@ -57,10 +58,9 @@ def _align(offset: int, to: int = 8) -> int:
 def build_elf(spec: ElfSpec) -> bytes:
     """The bytes of a shared object (an executable when it has an interpreter)."""
     dynstr = _Strings()
-    dynamic: list[tuple[int, int]] = [(_DT["NEEDED"], dynstr.add(n)) for n in spec.needed]
+    dynamic: list[tuple[int, int]] = [(_DT_NEEDED, dynstr.add(n)) for n in spec.needed]
     for tag, value in (
         (_DT_SONAME, spec.soname),
-        (_DT_RPATH, spec.rpath),
         (_DT_RUNPATH, spec.runpath),
     ):
         if value is not None:
@@ -75,11 +75,11 @@ def build_elf(spec: ElfSpec) -> bytes:
     dynstr_at = dynsym_at + _SYM_SIZE
     rodata_at = _align(dynstr_at + len(dynstr.data))
     dynamic += [
-        (_DT["STRTAB"], dynstr_at),
-        (_DT["SYMTAB"], dynsym_at),
-        (_DT["STRSZ"], len(dynstr.data)),
-        (_DT["SYMENT"], _SYM_SIZE),
-        (_DT["NULL"], 0),
+        (_DT_STRTAB, dynstr_at),
+        (_DT_SYMTAB, dynsym_at),
+        (_DT_STRSZ, len(dynstr.data)),
+        (_DT_SYMENT, _SYM_SIZE),
+        (_DT_NULL, 0),
     ]
     dynamic_at = _align(rodata_at + len(rodata))
     dynamic_bytes = b"".join(_DYN.pack(tag, value) for tag, value in dynamic)

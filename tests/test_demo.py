@@ -216,3 +216,11 @@ def test_demo_env_never_overwrites_a_folder_that_is_not_a_demo(tmp_path):
     refused = cli("--demo-env", link, "-u")
     assert refused.returncode == 1 and "exists and is not a folder" in refused.stderr
     assert (empty / DEMO_MARKER).is_file()
+
+
+def test_demo_env_paths_it_cannot_take_are_one_line(tmp_path):
+    bad = os.fsdecode(bytes(tmp_path) + b"/demo-\xff")
+    result = cli("--demo-env", bad, "-u")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "not valid UTF-8" in result.stderr
+    assert list(tmp_path.iterdir()) == []
