@@ -210,7 +210,7 @@ class ArchiveWriter:
             raise ValueError(f"cannot commit a {self._state} archive writer")
         try:
             self._finish()
-            _install(self._temp, self.path)
+            install_output(self._temp, self.path)
         except BaseException:
             self.abort()
             raise
@@ -268,7 +268,7 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-def _install(temp: str, path: str) -> None:
+def install_output(temp: str, path: str) -> None:
     """Move a finished output onto `path`; the caller has already allowed replacing it."""
     old = None
     if os.path.isdir(path) and not os.path.islink(path):

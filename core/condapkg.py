@@ -27,12 +27,19 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from . import __version__
-from .archive import CHUNK, ArchiveEntry, ArchiveWriter, open_writer, validate_level
+from .archive import (
+    CHUNK,
+    ArchiveEntry,
+    ArchiveWriter,
+    install_output,
+    open_writer,
+    validate_level,
+)
 from .environment import Environment, open_env_file, pyc_source
 from .errors import (
     CondaPackageError,
@@ -275,16 +282,12 @@ class _Scanner:
         return _Scanned(self._digest.hexdigest(), self.size, self.found, self.binary)
 
 
-def _scan(
-    full: str, needle: bytes = b"", on_chunk: Callable[[int], None] | None = None
-) -> _Scanned:
-    """Hash a file and look for `needle` in one streamed read (files can be large)."""
-    scanner = _Scanner(needle)
+def _scan(full: str) -> _Scanned:
+    """Hash a file in one streamed read (files can be large): a symlink's target."""
+    scanner = _Scanner(b"")
     with open_env_file(full, "packaging") as fh:
         while chunk := fh.read(CHUNK):
             scanner.update(chunk)
-            if on_chunk is not None:
-                on_chunk(len(chunk))
     return scanner.result()
 
 
@@ -484,24 +487,13 @@ def _read_files(
 ) -> tuple[list[PackagedFile], list[str]]:
     """Hash every file and find the ones holding the prefix, as conda-build does (for a
     dry run, and for .tar.bz2, whose info/ goes first and so must be known first)."""
-    warnings: list[str] = []
-    files: list[PackagedFile] = []
     regular = _regular(env, paths)
     sizer = _Sizer(
         "scan", len(regular), sum(env.files[p].st_size for p in regular), progress, cancel
     )
-    for path in paths:
-        st = env.files[path]
-        if stat.S_ISLNK(st.st_mode):
-            check_cancel(cancel)
-            files.append(_symlink(env, path, st, warnings))
-            continue
-        sizer.file(path)
-        full = os.path.join(env.prefix, path)
-        scanned = _scan(full, _needle(env), lambda n, path=path: sizer.read(n, path))
-        files.append(_packaged_file(env, path, scanned, warnings))
+    found = _add_and_scan(None, env, paths, sizer)
     sizer.done()
-    return files, warnings + _editable_warnings(env, files)
+    return found
 
 
 def _python_version(paths: list[str]) -> tuple[str, str] | None:
@@ -608,27 +600,34 @@ def _add_files(
 
 
 def _add_and_scan(
-    writer: ArchiveWriter, env: Environment, paths: list[str], sizer: _Sizer
+    writer: ArchiveWriter | None, env: Environment, paths: list[str], sizer: _Sizer
 ) -> tuple[list[PackagedFile], list[str]]:
-    """Write the files and learn what paths.json says of them in the same read (.conda:
-    its info/ is a tarball of its own, written after the files)."""
+    """Learn what paths.json says of each file, in one read that also writes the file when
+    there is a writer (.conda: its info/ is a tarball of its own, written after the files)."""
     warnings: list[str] = []
     files: list[PackagedFile] = []
+    needle = _needle(env)
     for path in paths:
         st = env.files[path]
         if stat.S_ISLNK(st.st_mode):
             check_cancel(sizer.cancel)
             link = _symlink(env, path, st, warnings)
-            writer.add(ArchiveEntry(path, "symlink", link.mode, link.mtime, target=link.target))
+            if writer is not None:
+                entry = ArchiveEntry(path, "symlink", link.mode, link.mtime, target=link.target)
+                writer.add(entry)
             files.append(link)
             continue
         sizer.file(path)
         with open_env_file(os.path.join(env.prefix, path), "packaging") as fh:
-            reader = _ScanningReader(fh, path, sizer, _needle(env))
-            entry = ArchiveEntry(
-                path, "file", stat.S_IMODE(st.st_mode), int(st.st_mtime), st.st_size
-            )
-            writer.add(entry, reader)  # type: ignore[arg-type]
+            reader = _ScanningReader(fh, path, sizer, needle)
+            if writer is None:
+                while reader.read(CHUNK):
+                    pass
+            else:
+                entry = ArchiveEntry(
+                    path, "file", stat.S_IMODE(st.st_mode), int(st.st_mtime), st.st_size
+                )
+                writer.add(entry, reader)  # type: ignore[arg-type]
         files.append(_packaged_file(env, path, reader.scanner.result(), warnings))
     return files, warnings + _editable_warnings(env, files)
 
@@ -651,16 +650,6 @@ def _zip(path: str, members: list[tuple[str, bytes | str]], mtime: int) -> None:
         os.fsync(raw.fileno())
 
 
-def _fsync_dir(path: str) -> None:
-    """Make the final rename itself durable."""
-    if os.name == "posix":
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 @contextlib.contextmanager
 def _building(output: str) -> Iterator[str]:
     """A hidden directory beside the output for the parts; gone whatever happens."""
@@ -677,8 +666,7 @@ def _install(built: str, output: str, sizer: _Sizer) -> None:
     """Rename the finished package into place, durably: nothing half-written is ever seen."""
     sizer.done()
     check_cancel(sizer.cancel)
-    os.replace(built, output)
-    _fsync_dir(os.path.dirname(output))
+    install_output(built, output)
 
 
 def _write_conda(
