@@ -68,6 +68,10 @@ def test_pack_form_warns_of_the_missing_file_then_packs(tmp_path):
         line = screen.query_one("#pack-ignore-missing-error", Static)
         assert line.display
         assert "1 file missing (lib/libdemo-plugins.so.1)" in rendered(line)
+        await pilot.click("#pack-start")  # refused in the form, not by a failed pack
+        await settle(pilot)
+        assert pilot.app.screen is screen  # no error dialog: the pack never started
+        assert screen.query_one("#pack-switcher", ContentSwitcher).current != "pack-done"
         await pilot.click("#pack-ignore-missing")
         await pilot.pause()
         assert screen.query_one("#pack-ignore-missing", Switch).value and not line.display

@@ -150,7 +150,7 @@ class PackPane(VerticalScroll):
                 )
 
     def validate_all(self) -> bool:
-        valid = True
+        valid = self.show_missing()
         for field in FIELDS:
             widget = self.query_one(f"#{field}", Input)
             result = widget.validate(widget.value)
@@ -169,7 +169,6 @@ class PackPane(VerticalScroll):
             output.value = os.path.abspath(f"{loaded.env.name}.{self.format}")
         self.show_level_default()
         self.show_room()
-        self.show_missing()
         self.validate_all()
 
     def show_report(self, report: RelocationReport) -> None:
@@ -188,18 +187,20 @@ class PackPane(VerticalScroll):
         self.query_one("#pack-room", Static).update(text)
 
     @on(Switch.Changed, "#pack-ignore-missing")
-    def show_missing(self) -> None:
-        """Files a package lists but the disk lacks stop the pack: say so before it starts."""
+    def show_missing(self) -> bool:
+        """Files a package lists but the disk lacks stop the pack: say so before it starts.
+        Whether the pack may start."""
         missing = self.loaded.env.missing if self.loaded is not None else ()
         line = self.query_one("#pack-ignore-missing-error", FieldError)
         if not missing or self.query_one("#pack-ignore-missing", Switch).value:
             line.say(None)
-            return
+            return True
         more = f" and {len(missing) - 1:,} more" if len(missing) > 1 else ""
         line.say(
             f"{count(len(missing), 'file')} missing ({missing[0].path}{more}):"
             " packing stops unless this is on"
         )
+        return False
 
     def show_level_default(self) -> None:
         level = self.query_one("#pack-level", Input)
