@@ -1,9 +1,9 @@
 """Regenerate the SVG screenshots of conda-package-tui from the real app on the demo.
 
-    python screenshots/make_screenshots.py [--prefix PREFIX]
+    python screenshots/make_screenshots.py
 
-Without --prefix it makes the demo environment (core/demo.py) at a fixed path, so the
-pictures change only when the app does. The environment is only read: the pack goes to a
+It makes the demo environment (core/demo.py) at a fixed path, so the pictures change only
+when the app does. The environment is only read: the pack goes to a
 temporary folder that is removed afterwards. The demo packs in milliseconds in one batch,
 so for the in-progress picture batches are made small and each progress report is held for
 a moment (slow motion, nothing else).
@@ -12,7 +12,6 @@ The pictures are 100x30 cells; the tests check 80x24 separately.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shutil
@@ -106,15 +105,12 @@ def slow_motion_pack(*args, progress=None, **kwargs):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prefix", help="the environment to show (default: the real one)")
-    args = parser.parse_args()
     # A fixed output folder: its path is in the pictures, so they change only when the app does.
     out = os.path.join(tempfile.gettempdir(), "conda-package-screenshots")
     shutil.rmtree(out, ignore_errors=True)
     os.mkdir(out)
     try:
-        prefix = args.prefix or create_demo(os.path.join(out, DEMO_NAME))
+        prefix = create_demo(os.path.join(out, DEMO_NAME))  # the pictures show its files
         conda_package.tui.packing.pack = slow_motion_pack
         conda_package.core.pack.BATCH_FILES = 4  # progress is told per batch: small ones
         os.environ["XDG_CACHE_HOME"] = os.path.join(out, "cache")
