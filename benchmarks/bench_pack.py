@@ -62,7 +62,7 @@ def measure(jobs: dict[str, tuple[str, list[str], Path]], repeat: int) -> dict[s
 
 def load_times(prefix: str, repeat: int) -> tuple[float, float]:
     from conda_pack.core import CondaEnv
-    from conda_package.core.environment import Environment
+    from conda_package.core.load.environment import Environment
 
     def best(fn) -> float:
         times = []

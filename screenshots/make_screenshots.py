@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import conda_package.core.pack
+import conda_package.core.write.pack
 import conda_package.tui.packing
-from conda_package.core.demo import DEMO_NAME, create_demo
-from conda_package.core.discovery import DiscoveredEnvironment, env_name
-from conda_package.core.pack import pack
+from conda_package.core.demo.build import DEMO_NAME, create_demo
+from conda_package.core.discover.envs import DiscoveredEnvironment, env_name
+from conda_package.core.write.pack import pack
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.packing import PackPane
 from textual.pilot import Pilot
@@ -112,7 +112,7 @@ def main() -> None:
     try:
         prefix = create_demo(os.path.join(out, DEMO_NAME))  # the pictures show its files
         conda_package.tui.packing.pack = slow_motion_pack
-        conda_package.core.pack.BATCH_FILES = 4  # progress is told per batch: small ones
+        conda_package.core.write.pack.BATCH_FILES = 4  # progress is told per batch: small ones
         os.environ["XDG_CACHE_HOME"] = os.path.join(out, "cache")
         asyncio.run(environment_list(prefix))
         asyncio.run(environment_tabs(prefix, out))

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conda_package.core import archive
-from conda_package.core.archive import (
+from conda_package.core.archive import writers as archive
+from conda_package.core.archive.writers import (
     EXTENSIONS,
     FORMATS,
     ArchiveEntry,

@@ -11,16 +11,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from conda_package.core.condapkg import (
+from conda_package.core.condapkg.build import (
     build_package,
     make_index,
     parse_build_number,
     validate_name,
     validate_version,
 )
-from conda_package.core.environment import Environment
+from conda_package.core.load.environment import Environment
 from conda_package.core.errors import Cancelled, UsageError
-from conda_package.core.relocation import binary_room
+from conda_package.core.unpack.conda_unpack import binary_room
 from conda_package_handling import api as cph
 from conda_package_streaming.package_streaming import stream_conda_component
 from conftest import cli, pip_install

@@ -11,15 +11,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conda_package.core.demo import (
+from conda_package.core.demo.build import (
     BINARY_PLACEHOLDER,
     DEMO_FINDINGS,
     TEXT_PLACEHOLDER,
     create_demo,
 )
-from conda_package.core.elf import read_elf
-from conda_package.core.environment import DEMO_MARKER, Environment
-from conda_package.core.relocation import replace_binary
+from conda_package.core.analyse.elf import read_elf
+from conda_package.core.load.environment import DEMO_MARKER, Environment
+from conda_package.core.unpack.conda_unpack import replace_binary
 from conftest import cli
 from test_pack import activate_and_run, extract, files_holding
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conda_package.core.discovery import condarc_envs_dirs, discover
+from conda_package.core.discover.envs import condarc_envs_dirs, discover
 
 
 def _env(path: Path) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from conda_package.core.elf import (
+from conda_package.core.analyse.elf import (
     SUBDIR_MACHINES,
     ElfError,
     expand_origin,

@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from conda_package.core.environment import Environment
+from conda_package.core.load.environment import Environment
 from conda_package.core.errors import CorruptRecord, EnvironmentNotFound, NotAnEnvironment
 from conftest import pip_install
 

@@ -7,7 +7,7 @@ import subprocess
 import tarfile
 
 import pytest
-from conda_package.core.elf import read_elf
+from conda_package.core.analyse.elf import read_elf
 from conftest import cli
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc)")

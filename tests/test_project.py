@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_core_never_imports_textual():
     code = (
-        "import sys, conda_package.core, conda_package.core.cli;"
+        "import sys, conda_package.core, conda_package.core.cli.main;"
         "import pkgutil, importlib;"
         "[importlib.import_module('conda_package.core.' + m.name)"
         " for m in pkgutil.iter_modules(conda_package.core.__path__)];"

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conda_package.core import relocation
-from conda_package.core.relocation import (
+from conda_package.core.unpack import conda_unpack as relocation
+from conda_package.core.unpack.conda_unpack import (
     PrefixTooLongError,
     RelocationError,
     binary_room,

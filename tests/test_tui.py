@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from conda_package.core.discovery import DiscoveredEnvironment
-from conda_package.core.environment import Environment
+from conda_package.core.discover.envs import DiscoveredEnvironment
+from conda_package.core.load.environment import Environment
 from conda_package.tui.app import CondaPackageApp, Launch, parse_command_line
 from conda_package.tui.env_list import EnvironmentListScreen
 from conda_package.tui.env_screen import EnvironmentScreen

@@ -14,7 +14,7 @@ import termios
 import time
 from pathlib import Path
 
-from conda_package.core.demo import DEMO_FINDINGS
+from conda_package.core.demo.build import DEMO_FINDINGS
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.env_screen import EnvironmentScreen
 from test_tui import rendered, run, settle, start_pack, tree_labels

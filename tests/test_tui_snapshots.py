@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conda_package.core.demo import DEMO_NAME, create_demo
-from conda_package.core.discovery import DiscoveredEnvironment
+from conda_package.core.demo.build import DEMO_NAME, create_demo
+from conda_package.core.discover.envs import DiscoveredEnvironment
 from conda_package.tui.app import CondaPackageApp
 from test_tui import find_node, settle
 from textual.pilot import Pilot

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conda_package.core import relocation
-from conda_package.core.activation import activate_scripts
+from conda_package.core.unpack import conda_unpack as relocation
+from conda_package.core.unpack.activate import activate_scripts
 
 PLACEHOLDER = "/tmp/build/" + "_placehold" * 14  # 151 bytes, like conda-build's padding
 OPT = "/opt/anaconda1anaconda2anaconda3"

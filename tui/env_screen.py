@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from conda_package.core.analysis import AnalysisCache, RelocationReport, analyse, default_cache
-from conda_package.core.environment import is_demo
+from conda_package.core.analyse.analysis import AnalysisCache, RelocationReport, analyse, default_cache
+from conda_package.core.load.environment import is_demo
 from conda_package.core.errors import Cancelled
 from rich.text import Text
 from textual import work

@@ -6,13 +6,13 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from conda_package.core.condapkg import (
+from conda_package.core.condapkg.build import (
     package_format,
     parse_build_number,
     validate_name,
     validate_version,
 )
-from conda_package.core.environment import check_prefix
+from conda_package.core.load.environment import check_prefix
 from conda_package.core.errors import CondaPackageError
 from rich.table import Table
 from rich.text import Text

@@ -6,9 +6,9 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from conda_package.core.environment import Environment, is_demo
-from conda_package.core.records import PathEntry
-from conda_package.core.walk import FileStat
+from conda_package.core.load.environment import Environment, is_demo
+from conda_package.core.load.records import PathEntry
+from conda_package.core.load.walk import FileStat
 
 
 def file_size(st: FileStat) -> int:

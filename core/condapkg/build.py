@@ -31,8 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from . import __version__
-from .archive import (
+from .. import __version__
+from ..archive.writers import (
     CHUNK,
     ArchiveEntry,
     ArchiveWriter,
@@ -40,17 +40,17 @@ from .archive import (
     open_writer,
     validate_level,
 )
-from .environment import Environment, open_env_file, pyc_source
-from .errors import (
+from ..load.environment import Environment, open_env_file, pyc_source
+from ..errors import (
     CondaPackageError,
     OutputExists,
     OutputInsideEnvironment,
     UsageError,
 )
-from .progress import Progress, ProgressCallback, check_cancel
-from .relocation import binary_room
-from .subdirs import check_subdir
-from .walk import FileStat
+from ..progress import Progress, ProgressCallback, check_cancel
+from ..unpack.conda_unpack import binary_room
+from ..plan.subdirs import check_subdir
+from ..load.walk import FileStat
 
 PACKAGE_FORMATS: dict[str, str] = {".conda": "conda", ".tar.bz2": "tar.bz2"}
 # conda-package-handling's default (ZSTD_COMPRESS_LEVEL), which conda-build also uses.

@@ -10,10 +10,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .discovery import resolve_name
-from .environment import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
-from .errors import CondaPackageError, EnvironmentNotFound, UsageError
+from .. import __version__
+from ..discover.envs import resolve_name
+from ..load.environment import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
+from ..errors import CondaPackageError, EnvironmentNotFound, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -185,7 +185,7 @@ def cmd_untracked(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from .untracked import default_backup_path, remove_untracked
+    from ..untracked.remove import default_backup_path, remove_untracked
 
     env = Environment.load(_prefix(args))
     if args.backup and args.no_backup:
@@ -228,7 +228,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
     """The --check summary, for --dry-run: what the move would break, before packing."""
-    from .analysis import analyse, default_cache, target_findings
+    from ..analyse.analysis import analyse, default_cache, target_findings
     from .check import summary_line
 
     cache = default_cache(env.prefix)
@@ -241,8 +241,8 @@ def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
 def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
-    from .archive import format_from_path
-    from .pack import PackOptions, pack
+    from ..archive.writers import format_from_path
+    from ..write.pack import PackOptions, pack
     from .report import RichProgress, print_done, summary_lines
 
     if args.zstd_compression_level is not None and args.compression_level is not None:
@@ -315,7 +315,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 def _make_demo(args: argparse.Namespace) -> None:
     """--demo-env: build the demo, then act on it as on any prefix."""
-    from .demo import create_demo
+    from ..demo.build import create_demo
 
     if args.prefix_arg:
         raise UsageError("give either --demo-env PATH or PREFIX, not both")
@@ -332,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
 
         return cmd_check(args, Environment.load(_prefix(args)))
     if args.pkg_name is not None:
-        from .package_cli import cmd_package
+        from .package import cmd_package
 
         return cmd_package(args, Environment.load(_prefix(args)))
     if args.which:

@@ -8,11 +8,11 @@ import json
 import sys
 from collections import defaultdict
 
-from .condapkg import PackageResult, build_package, package_format
-from .environment import Environment
-from .errors import UsageError
+from ..condapkg.build import PackageResult, build_package, package_format
+from ..load.environment import Environment
+from ..errors import UsageError
 from .report import RichProgress, human_bytes
-from .subdirs import subdir_from_options
+from ..plan.subdirs import subdir_from_options
 
 # Options of the other actions, which would silently do nothing here.
 _NOT_FOR_PACKAGES = (

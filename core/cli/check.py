@@ -7,8 +7,8 @@ import dataclasses
 import json
 import sys
 
-from .analysis import Finding, RelocationReport, Severity, analyse, default_cache, target_findings
-from .environment import Environment, is_demo, shown_prefix
+from ..analyse.analysis import Finding, RelocationReport, Severity, analyse, default_cache, target_findings
+from ..load.environment import Environment, is_demo, shown_prefix
 
 _HEADINGS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
 

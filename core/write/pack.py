@@ -21,9 +21,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from . import __version__
-from .activation import activate_scripts
-from .archive import (
+from .. import __version__
+from ..unpack.activate import activate_scripts
+from ..archive.writers import (
     ArchiveEntry,
     ArchiveWriter,
     CompressedRun,
@@ -33,12 +33,12 @@ from .archive import (
     open_writer,
     validate_level,
 )
-from .environment import Environment, env_file_error, open_env_file
-from .errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
-from .plan import STATE_DIR, PackPlan, PlanEntry, make_plan
-from .progress import Progress, ProgressCallback, check_cancel
-from .records import PackageRecord
-from .relocation import (
+from ..load.environment import Environment, env_file_error, open_env_file
+from ..errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
+from ..plan.plan import STATE_DIR, PackPlan, PlanEntry, make_plan
+from ..progress import Progress, ProgressCallback, check_cancel
+from ..load.records import PackageRecord
+from ..unpack.conda_unpack import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
     binary_room,
@@ -46,7 +46,7 @@ from .relocation import (
     unpack_script_source,
 )
 from .restore import restore_package_bytes
-from .subdirs import subdir_from_options
+from ..plan.subdirs import subdir_from_options
 
 SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
 PART_BYTES = 4 << 20  # a large file's part, read and compressed by one worker
@@ -212,7 +212,7 @@ class _Preparer:
         """Absolute RPATH/RUNPATH entries into the prefix become $ORIGIN-relative, in the
         archived copy only; files whose record covers the prefix are left to conda-unpack."""
         # Imported here: pyelftools' import is a tenth of a plain pack's start-up.
-        from .elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
+        from ..analyse.elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
 
         if entry.action == "restore" or not is_elf(data[:4]):
             return data, ()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
-from .environment import shown_prefix
-from .pack import PackResult
-from .progress import Progress
+from ..load.environment import shown_prefix
+from ..write.pack import PackResult
+from ..progress import Progress
 
 
 def human_bytes(n: float) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import BinaryIO
 
-from .errors import CondaPackageError, EnvironmentNotFound, NotAnEnvironment
+from ..errors import CondaPackageError, EnvironmentNotFound, NotAnEnvironment
 from .pip import PipDistribution, read_distribution
 from .records import PackageRecord, read_records
 from .walk import FileStat, walk_prefix

@@ -21,9 +21,9 @@ import shutil
 from dataclasses import dataclass
 
 from .elfwrite import ElfSpec, build_elf
-from .environment import DEMO_MARKER, is_demo
-from .errors import CondaPackageError
-from .relocation import replace_binary, replace_text
+from ..load.environment import DEMO_MARKER, is_demo
+from ..errors import CondaPackageError
+from ..unpack.conda_unpack import replace_binary, replace_text
 
 DEMO_NAME = "conda-package-demo"
 # conda's text placeholder, and a binary one as long as conda-build's (255 bytes).

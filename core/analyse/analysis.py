@@ -31,10 +31,10 @@ from .elf import (
     read_elf,
     resolve_needed,
 )
-from .environment import Environment, MissingFile
-from .progress import Progress, ProgressCallback, check_cancel
-from .relocation import UNLIMITED_ROOM, binary_room
-from .restore import restore_package_bytes
+from ..load.environment import Environment, MissingFile
+from ..progress import Progress, ProgressCallback, check_cancel
+from ..unpack.conda_unpack import UNLIMITED_ROOM, binary_room
+from ..write.restore import restore_package_bytes
 
 # Enough for the ELF and program headers and, in almost every file, the dynamic strings;
 # a file that needs more is read to the end.

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .errors import EnvironmentNotFound
+from ..errors import EnvironmentNotFound
 
 # Where discover() looks, in its order, for the places that tell a user where to look.
 WHERE_DISCOVERY_LOOKS = (

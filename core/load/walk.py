@@ -6,7 +6,7 @@ import os
 import stat
 from typing import NamedTuple
 
-from .errors import CondaPackageError
+from ..errors import CondaPackageError
 
 # Top-level names conda never counts as part of an environment's files (conda's own
 # `untracked` used the same list), plus what package managers leave in a prefix.

@@ -8,7 +8,7 @@ import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .errors import CorruptRecord
+from ..errors import CorruptRecord
 
 
 @dataclass(frozen=True, slots=True)

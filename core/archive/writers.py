@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, Protocol, TypeVar
 import zstandard
 from zlib_ng import zlib_ng
 
-from .errors import CondaPackageError, UsageError
+from ..errors import CondaPackageError, UsageError
 
 FORMATS: tuple[str, ...] = ("tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir")
 

@@ -8,9 +8,9 @@ import stat
 import time
 from dataclasses import dataclass
 
-from .archive import ArchiveEntry, format_from_path, open_writer
-from .environment import Environment
-from .errors import CondaPackageError, OutputExists, UsageError
+from ..archive.writers import ArchiveEntry, format_from_path, open_writer
+from ..load.environment import Environment
+from ..errors import CondaPackageError, OutputExists, UsageError
 
 
 @dataclass(frozen=True)

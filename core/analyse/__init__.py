@@ -1,0 +1,1 @@
+"""Relocation findings per file: the ELF reader, the rules, and their cache."""

@@ -1,0 +1,1 @@
+"""Output formats: one module per format, the codecs, and the ordered compression pipeline."""

@@ -1,0 +1,1 @@
+"""The conda-package command line: argparse, rich output and progress bars (a face, like tui/)."""

@@ -1,0 +1,1 @@
+"""Conda packages built from the files no package owns."""

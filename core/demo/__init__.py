@@ -1,0 +1,1 @@
+"""The demo environment and the ELF writer that makes its binaries."""

@@ -1,0 +1,1 @@
+"""What ships inside the archive: conda-unpack, activate, and self-relocation."""

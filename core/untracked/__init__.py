@@ -1,0 +1,1 @@
+"""The files no package owns: removing them safely, with a backup first."""

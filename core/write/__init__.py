@@ -1,0 +1,1 @@
+"""The packer: scheduling, workers that read, restore and verify, and the generated files."""
