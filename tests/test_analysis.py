@@ -22,10 +22,10 @@ from conda_package.core.analyse.analysis import (
     analyse,
     default_cache,
 )
-from conda_package.core.cli.check import summary_line
 from conda_package.core.analyse.elf import is_elf
-from conda_package.core.load.environment import Environment
+from conda_package.core.cli.check import summary_line
 from conda_package.core.errors import Cancelled
+from conda_package.core.load.environment import Environment
 from conda_package.core.progress import Progress
 from conda_package.core.unpack.conda_unpack import replace_binary
 from conftest import cli, pip_install

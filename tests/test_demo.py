@@ -11,13 +11,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from conda_package.core.analyse.elf import read_elf
 from conda_package.core.demo.build import (
     BINARY_PLACEHOLDER,
     DEMO_FINDINGS,
     TEXT_PLACEHOLDER,
     create_demo,
 )
-from conda_package.core.analyse.elf import read_elf
 from conda_package.core.load.environment import DEMO_MARKER, Environment
 from conda_package.core.unpack.conda_unpack import replace_binary
 from conftest import cli

@@ -6,8 +6,8 @@ import json
 import os
 
 import pytest
-from conda_package.core.load.environment import Environment
 from conda_package.core.errors import CorruptRecord, EnvironmentNotFound, NotAnEnvironment
+from conda_package.core.load.environment import Environment
 from conftest import pip_install
 
 

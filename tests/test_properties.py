@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conda_package.core.unpack import conda_unpack as relocation
 from conda_package.core.load.environment import Environment
+from conda_package.core.unpack import conda_unpack as relocation
 from conda_package.core.write.pack import PackOptions, pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -12,8 +12,8 @@ from conda_package.core.condapkg.build import (
     validate_name,
     validate_version,
 )
-from conda_package.core.load.environment import check_prefix
 from conda_package.core.errors import CondaPackageError
+from conda_package.core.load.environment import check_prefix
 from rich.table import Table
 from rich.text import Text
 from textual import on

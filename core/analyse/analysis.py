@@ -21,6 +21,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ..load.environment import Environment, MissingFile
+from ..progress import Progress, ProgressCallback, check_cancel
+from ..unpack.conda_unpack import UNLIMITED_ROOM, binary_room
+from ..write.restore import restore_package_bytes
 from .elf import (
     ElfError,
     ElfInfo,
@@ -31,10 +35,6 @@ from .elf import (
     read_elf,
     resolve_needed,
 )
-from ..load.environment import Environment, MissingFile
-from ..progress import Progress, ProgressCallback, check_cancel
-from ..unpack.conda_unpack import UNLIMITED_ROOM, binary_room
-from ..write.restore import restore_package_bytes
 
 # Enough for the ELF and program headers and, in almost every file, the dynamic strings;
 # a file that needs more is read to the end.

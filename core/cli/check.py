@@ -7,7 +7,14 @@ import dataclasses
 import json
 import sys
 
-from ..analyse.analysis import Finding, RelocationReport, Severity, analyse, default_cache, target_findings
+from ..analyse.analysis import (
+    Finding,
+    RelocationReport,
+    Severity,
+    analyse,
+    default_cache,
+    target_findings,
+)
 from ..load.environment import Environment, is_demo, shown_prefix
 
 _HEADINGS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}

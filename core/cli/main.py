@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..discover.envs import resolve_name
-from ..load.environment import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
 from ..errors import CondaPackageError, EnvironmentNotFound, UsageError
+from ..load.environment import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
 
 
 class _Parser(argparse.ArgumentParser):

@@ -9,10 +9,10 @@ import sys
 from collections import defaultdict
 
 from ..condapkg.build import PackageResult, build_package, package_format
-from ..load.environment import Environment
 from ..errors import UsageError
-from .report import RichProgress, human_bytes
+from ..load.environment import Environment
 from ..plan.subdirs import subdir_from_options
+from .report import RichProgress, human_bytes
 
 # Options of the other actions, which would silently do nothing here.
 _NOT_FOR_PACKAGES = (

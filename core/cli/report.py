@@ -6,8 +6,8 @@ import sys
 import time
 
 from ..load.environment import shown_prefix
-from ..write.pack import PackResult
 from ..progress import Progress
+from ..write.pack import PackResult
 
 
 def human_bytes(n: float) -> str:

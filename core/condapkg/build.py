@@ -40,17 +40,17 @@ from ..archive.writers import (
     open_writer,
     validate_level,
 )
-from ..load.environment import Environment, open_env_file, pyc_source
 from ..errors import (
     CondaPackageError,
     OutputExists,
     OutputInsideEnvironment,
     UsageError,
 )
+from ..load.environment import Environment, open_env_file, pyc_source
+from ..load.walk import FileStat
+from ..plan.subdirs import check_subdir
 from ..progress import Progress, ProgressCallback, check_cancel
 from ..unpack.conda_unpack import binary_room
-from ..plan.subdirs import check_subdir
-from ..load.walk import FileStat
 
 PACKAGE_FORMATS: dict[str, str] = {".conda": "conda", ".tar.bz2": "tar.bz2"}
 # conda-package-handling's default (ZSTD_COMPRESS_LEVEL), which conda-build also uses.

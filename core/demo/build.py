@@ -20,10 +20,10 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from .elfwrite import ElfSpec, build_elf
-from ..load.environment import DEMO_MARKER, is_demo
 from ..errors import CondaPackageError
+from ..load.environment import DEMO_MARKER, is_demo
 from ..unpack.conda_unpack import replace_binary, replace_text
+from .elfwrite import ElfSpec, build_elf
 
 DEMO_NAME = "conda-package-demo"
 # conda's text placeholder, and a binary one as long as conda-build's (255 bytes).

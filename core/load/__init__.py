@@ -1,1 +1,1 @@
-"""The Environment model: package records, one walk of the prefix, pip attribution, untracked files."""
+"""The Environment model: package records, one walk of the prefix, pip attribution, untracked."""

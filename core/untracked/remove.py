@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 
 from ..archive.writers import ArchiveEntry, format_from_path, open_writer
-from ..load.environment import Environment
 from ..errors import CondaPackageError, OutputExists, UsageError
+from ..load.environment import Environment
 
 
 @dataclass(frozen=True)

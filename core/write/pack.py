@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from .. import __version__
-from ..unpack.activate import activate_scripts
 from ..archive.writers import (
     ArchiveEntry,
     ArchiveWriter,
@@ -33,11 +32,13 @@ from ..archive.writers import (
     open_writer,
     validate_level,
 )
-from ..load.environment import Environment, env_file_error, open_env_file
 from ..errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
-from ..plan.plan import STATE_DIR, PackPlan, PlanEntry, make_plan
-from ..progress import Progress, ProgressCallback, check_cancel
+from ..load.environment import Environment, env_file_error, open_env_file
 from ..load.records import PackageRecord
+from ..plan.plan import STATE_DIR, PackPlan, PlanEntry, make_plan
+from ..plan.subdirs import subdir_from_options
+from ..progress import Progress, ProgressCallback, check_cancel
+from ..unpack.activate import activate_scripts
 from ..unpack.conda_unpack import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
@@ -46,7 +47,6 @@ from ..unpack.conda_unpack import (
     unpack_script_source,
 )
 from .restore import restore_package_bytes
-from ..plan.subdirs import subdir_from_options
 
 SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
 PART_BYTES = 4 << 20  # a large file's part, read and compressed by one worker
