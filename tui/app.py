@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from conda_package.core import __version__
-from conda_package.core.demo.build import DEMO_NAME, create_demo
-from conda_package.core.discover.envs import DiscoveredEnvironment, discover, resolve_name
+from conda_package.core.demo import DEMO_NAME, create_demo
+from conda_package.core.discover import DiscoveredEnvironment, discover, resolve_name
 from conda_package.core.errors import CondaPackageError
 from textual.app import App
 from textual.binding import Binding, BindingType

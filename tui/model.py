@@ -6,9 +6,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from conda_package.core.load.environment import Environment, is_demo
-from conda_package.core.load.records import PathEntry
-from conda_package.core.load.walk import FileStat
+from conda_package.core.load import Environment, FileStat, PathEntry, is_demo
 
 
 def file_size(st: FileStat) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conda_package.core.analyse.analysis import RelocationReport, Severity
+from conda_package.core.analyse import RelocationReport, Severity
 from conda_package.core.progress import Progress
 from rich.table import Table
 from rich.text import Text

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from conda_package.core.analyse.analysis import RelocationReport, target_findings
-from conda_package.core.archive.writers import FORMATS, default_level, validate_level
+from conda_package.core.analyse import RelocationReport, target_findings
+from conda_package.core.archive import FORMATS, default_level, validate_level
 from conda_package.core.errors import Cancelled, UsageError
 from conda_package.core.progress import Progress
-from conda_package.core.write.pack import PackOptions, PackResult, pack, resolve_output
+from conda_package.core.write import PackOptions, PackResult, pack, resolve_output
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text

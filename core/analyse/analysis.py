@@ -21,10 +21,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..load.environment import Environment, MissingFile
+from ..load import Environment, MissingFile
 from ..progress import Progress, ProgressCallback, check_cancel
-from ..unpack.conda_unpack import UNLIMITED_ROOM, binary_room
-from ..write.restore import restore_package_bytes
+from ..relocate import restore_package_bytes
+from ..unpack import UNLIMITED_ROOM, binary_room
 from .elf import (
     ElfError,
     ElfInfo,

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import sys
 
-from ..analyse.analysis import (
+from ..analyse import (
     Finding,
     RelocationReport,
     Severity,
@@ -15,7 +15,7 @@ from ..analyse.analysis import (
     default_cache,
     target_findings,
 )
-from ..load.environment import Environment, is_demo, shown_prefix
+from ..load import Environment, is_demo, shown_prefix
 
 _HEADINGS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
 

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..discover.envs import resolve_name
+from ..discover import resolve_name
 from ..errors import CondaPackageError, EnvironmentNotFound, UsageError
-from ..load.environment import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
+from ..load import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
 
 
 class _Parser(argparse.ArgumentParser):
@@ -185,7 +185,7 @@ def cmd_untracked(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from ..untracked.remove import default_backup_path, remove_untracked
+    from ..untracked import default_backup_path, remove_untracked
 
     env = Environment.load(_prefix(args))
     if args.backup and args.no_backup:
@@ -228,7 +228,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
     """The --check summary, for --dry-run: what the move would break, before packing."""
-    from ..analyse.analysis import analyse, default_cache, target_findings
+    from ..analyse import analyse, default_cache, target_findings
     from .check import summary_line
 
     cache = default_cache(env.prefix)
@@ -241,8 +241,8 @@ def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
 def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
-    from ..archive.writers import format_from_path
-    from ..write.pack import PackOptions, pack
+    from ..archive import format_from_path
+    from ..write import PackOptions, pack
     from .report import RichProgress, print_done, summary_lines
 
     if args.zstd_compression_level is not None and args.compression_level is not None:
@@ -315,7 +315,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 def _make_demo(args: argparse.Namespace) -> None:
     """--demo-env: build the demo, then act on it as on any prefix."""
-    from ..demo.build import create_demo
+    from ..demo import create_demo
 
     if args.prefix_arg:
         raise UsageError("give either --demo-env PATH or PREFIX, not both")

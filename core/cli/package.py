@@ -8,10 +8,10 @@ import json
 import sys
 from collections import defaultdict
 
-from ..condapkg.build import PackageResult, build_package, package_format
+from ..condapkg import PackageResult, build_package, package_format
 from ..errors import UsageError
-from ..load.environment import Environment
-from ..plan.subdirs import subdir_from_options
+from ..load import Environment
+from ..plan import subdir_from_options
 from .report import RichProgress, human_bytes
 
 # Options of the other actions, which would silently do nothing here.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
-from ..load.environment import shown_prefix
+from ..load import shown_prefix
 from ..progress import Progress
-from ..write.pack import PackResult
+from ..write import PackResult
 
 
 def human_bytes(n: float) -> str:

@@ -1,1 +1,19 @@
 """Conda packages built from the files no package owns."""
+
+from .build import (
+    PackageResult,
+    build_package,
+    package_format,
+    parse_build_number,
+    validate_name,
+    validate_version,
+)
+
+__all__ = [
+    "PackageResult",
+    "build_package",
+    "package_format",
+    "parse_build_number",
+    "validate_name",
+    "validate_version",
+]

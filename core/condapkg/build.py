@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from .. import __version__
-from ..archive.writers import (
+from ..archive import (
     CHUNK,
     ArchiveEntry,
     ArchiveWriter,
@@ -46,11 +46,10 @@ from ..errors import (
     OutputInsideEnvironment,
     UsageError,
 )
-from ..load.environment import Environment, open_env_file, pyc_source
-from ..load.walk import FileStat
-from ..plan.subdirs import check_subdir
+from ..load import Environment, FileStat, open_env_file, pyc_source
+from ..plan import check_subdir
 from ..progress import Progress, ProgressCallback, check_cancel
-from ..unpack.conda_unpack import binary_room
+from ..unpack import binary_room
 
 PACKAGE_FORMATS: dict[str, str] = {".conda": "conda", ".tar.bz2": "tar.bz2"}
 # conda-package-handling's default (ZSTD_COMPRESS_LEVEL), which conda-build also uses.

@@ -21,8 +21,8 @@ import shutil
 from dataclasses import dataclass
 
 from ..errors import CondaPackageError
-from ..load.environment import DEMO_MARKER, is_demo
-from ..unpack.conda_unpack import replace_binary, replace_text
+from ..load import DEMO_MARKER, is_demo
+from ..unpack import replace_binary, replace_text
 from .elfwrite import ElfSpec, build_elf
 
 DEMO_NAME = "conda-package-demo"

@@ -1,1 +1,15 @@
 """Where conda environments are: conda's config search path, .condarc, and the user's paths."""
+
+from .envs import (
+    WHERE_DISCOVERY_LOOKS,
+    DiscoveredEnvironment,
+    discover,
+    resolve_name,
+)
+
+__all__ = [
+    "WHERE_DISCOVERY_LOOKS",
+    "DiscoveredEnvironment",
+    "discover",
+    "resolve_name",
+]

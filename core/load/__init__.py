@@ -1,1 +1,37 @@
 """The Environment model: package records, one walk of the prefix, pip attribution, untracked."""
+
+from .environment import (
+    DEMO_MARKER,
+    Environment,
+    MissingFile,
+    check_prefix,
+    env_file_error,
+    find_prefix_of,
+    is_demo,
+    open_env_file,
+    pyc_source,
+    shown_prefix,
+)
+from .records import (
+    PackageRecord,
+    PathEntry,
+)
+from .walk import (
+    FileStat,
+)
+
+__all__ = [
+    "DEMO_MARKER",
+    "Environment",
+    "FileStat",
+    "MissingFile",
+    "PackageRecord",
+    "PathEntry",
+    "check_prefix",
+    "env_file_error",
+    "find_prefix_of",
+    "is_demo",
+    "open_env_file",
+    "pyc_source",
+    "shown_prefix",
+]

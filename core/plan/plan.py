@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
-from ..load.environment import Environment, pyc_source
+from ..load import Environment, pyc_source
 
 STATE_DIR = "conda-meta/conda-package"
 _NS = 1_000_000_000  # mtimes in whole seconds, as tar keeps them

@@ -1,1 +1,29 @@
 """What ships inside the archive: conda-unpack, activate, and self-relocation."""
+
+from .activate import (
+    activate_scripts,
+)
+from .conda_unpack import (
+    MANIFEST_NAME,
+    PREFIX_STATE_NAME,
+    UNLIMITED_ROOM,
+    RelocationError,
+    binary_room,
+    relocate_bytes,
+    replace_binary,
+    replace_text,
+    unpack_script_source,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "PREFIX_STATE_NAME",
+    "UNLIMITED_ROOM",
+    "RelocationError",
+    "activate_scripts",
+    "binary_room",
+    "relocate_bytes",
+    "replace_binary",
+    "replace_text",
+    "unpack_script_source",
+]

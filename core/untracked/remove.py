@@ -8,9 +8,9 @@ import stat
 import time
 from dataclasses import dataclass
 
-from ..archive.writers import ArchiveEntry, format_from_path, open_writer
+from ..archive import ArchiveEntry, format_from_path, open_writer
 from ..errors import CondaPackageError, OutputExists, UsageError
-from ..load.environment import Environment
+from ..load import Environment
 
 
 @dataclass(frozen=True)

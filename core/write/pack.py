@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from .. import __version__
-from ..archive.writers import (
+from ..archive import (
     ArchiveEntry,
     ArchiveWriter,
     CompressedRun,
@@ -33,20 +33,18 @@ from ..archive.writers import (
     validate_level,
 )
 from ..errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
-from ..load.environment import Environment, env_file_error, open_env_file
-from ..load.records import PackageRecord
-from ..plan.plan import STATE_DIR, PackPlan, PlanEntry, make_plan
-from ..plan.subdirs import subdir_from_options
+from ..load import Environment, PackageRecord, env_file_error, open_env_file
+from ..plan import STATE_DIR, PackPlan, PlanEntry, make_plan, subdir_from_options
 from ..progress import Progress, ProgressCallback, check_cancel
-from ..unpack.activate import activate_scripts
-from ..unpack.conda_unpack import (
+from ..relocate import restore_package_bytes
+from ..unpack import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
+    activate_scripts,
     binary_room,
     relocate_bytes,
     unpack_script_source,
 )
-from .restore import restore_package_bytes
 
 SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
 PART_BYTES = 4 << 20  # a large file's part, read and compressed by one worker

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from ..unpack.conda_unpack import RelocationError, replace_binary, replace_text
+from ..unpack import RelocationError, replace_binary, replace_text
 
 
 def restore_package_bytes(
