@@ -14,6 +14,9 @@ from .conda_unpack import (
     replace_text,
     unpack_script_source,
 )
+from .shipped import (
+    shipped_files,
+)
 
 __all__ = [
     "MANIFEST_NAME",
@@ -25,5 +28,6 @@ __all__ = [
     "relocate_bytes",
     "replace_binary",
     "replace_text",
+    "shipped_files",
     "unpack_script_source",
 ]

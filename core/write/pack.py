@@ -40,10 +40,9 @@ from ..relocate import restore_package_bytes
 from ..unpack import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
-    activate_scripts,
     binary_room,
     relocate_bytes,
-    unpack_script_source,
+    shipped_files,
 )
 
 SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
@@ -312,16 +311,13 @@ def _generated(
         (ArchiveEntry(STATE_DIR, "dir", 0o755), b""),
     ]
     files = {
-        f"{STATE_DIR}/{MANIFEST_NAME}": (json.dumps(manifest, indent=1) + "\n").encode(),
-        "bin/conda-unpack": unpack_script_source().encode(),
+        f"{STATE_DIR}/{MANIFEST_NAME}": ((json.dumps(manifest, indent=1) + "\n").encode(), 0o644),
+        **shipped_files(),
     }
     if relocate_prefix:
-        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = f"{relocate_prefix}\n".encode()
-    for name, text in activate_scripts().items():
-        files[name] = text.encode()
+        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (f"{relocate_prefix}\n".encode(), 0o644)
     for name in sorted(files):
-        data = files[name]
-        mode = 0o755 if name == "bin/conda-unpack" else 0o644
+        data, mode = files[name]
         out.append((ArchiveEntry(name, "file", mode, 0, len(data)), data))
     return out
 
