@@ -22,7 +22,7 @@ _PUBLIC = {
     "resolve_name": "discover.envs",
     "Environment": "load.environment",
     "CondaPackageError": "errors",
-    "PackOptions": "write.pack",
+    "PackOptions": "plan.options",
     "PackResult": "write.pack",
     "pack": "write.pack",
     "PackPlan": "plan.plan",

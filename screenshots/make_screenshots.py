@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import conda_package.core.write.pack
+import conda_package.core.write.schedule
 import conda_package.tui.packing
 from conda_package.core.demo.build import DEMO_NAME, create_demo
 from conda_package.core.discover.envs import DiscoveredEnvironment, env_name
@@ -112,7 +112,7 @@ def main() -> None:
     try:
         prefix = create_demo(os.path.join(out, DEMO_NAME))  # the pictures show its files
         conda_package.tui.packing.pack = slow_motion_pack
-        conda_package.core.write.pack.BATCH_FILES = 4  # progress is told per batch: small ones
+        conda_package.core.write.schedule.BATCH_FILES = 4  # progress is told per batch: small ones
         os.environ["XDG_CACHE_HOME"] = os.path.join(out, "cache")
         asyncio.run(environment_list(prefix))
         asyncio.run(environment_tabs(prefix, out))

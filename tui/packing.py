@@ -8,8 +8,9 @@ from collections.abc import Callable
 from conda_package.core.analyse import RelocationReport, target_findings
 from conda_package.core.archive import FORMATS, default_level, validate_level
 from conda_package.core.errors import Cancelled, UsageError
+from conda_package.core.plan import PackOptions, resolve_output
 from conda_package.core.progress import Progress
-from conda_package.core.write import PackOptions, PackResult, pack, resolve_output
+from conda_package.core.write import PackResult, pack
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -242,7 +243,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
     from ..archive import format_from_path
-    from ..write import PackOptions, pack
+    from ..plan import PackOptions
+    from ..write import pack
     from .report import RichProgress, print_done, summary_lines
 
     if args.zstd_compression_level is not None and args.compression_level is not None:
@@ -295,7 +297,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
                 "output": result.output,
                 "format": result.format,
                 "entries": result.names,
-                "relocations": result.relocations,
+                "relocations": [dataclasses.asdict(r) for r in result.relocations],
                 "findings": result.findings,
                 "room": result.room,
                 "bytes_in": result.bytes_in,

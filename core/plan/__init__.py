@@ -1,5 +1,12 @@
 """The pack plan and the pack options, validated once for the CLI and the TUI."""
 
+from .options import (
+    PackOptions,
+    PackSettings,
+    check_relocate_prefix,
+    resolve_output,
+    validate,
+)
 from .plan import (
     STATE_DIR,
     PackPlan,
@@ -13,9 +20,14 @@ from .subdirs import (
 
 __all__ = [
     "STATE_DIR",
+    "PackOptions",
     "PackPlan",
+    "PackSettings",
     "PlanEntry",
+    "check_relocate_prefix",
     "check_subdir",
     "make_plan",
+    "resolve_output",
     "subdir_from_options",
+    "validate",
 ]

@@ -1,15 +1,17 @@
 """The packer: scheduling, workers that read, restore and verify, and the generated files."""
 
 from .pack import (
-    PackOptions,
     PackResult,
     pack,
-    resolve_output,
+)
+from .prepare import (
+    FileMode,
+    Relocation,
 )
 
 __all__ = [
-    "PackOptions",
+    "FileMode",
     "PackResult",
+    "Relocation",
     "pack",
-    "resolve_output",
 ]

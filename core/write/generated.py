@@ -1,0 +1,37 @@
+"""Files the packer adds to every archive: the relocation manifest and the shipped scripts."""
+
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+from ..archive import ArchiveEntry
+from ..load import Environment
+from ..plan import STATE_DIR, PackPlan
+from ..unpack import MANIFEST_NAME, PREFIX_STATE_NAME, shipped_files
+from .prepare import Relocation
+
+
+def generated_entries(
+    plan: PackPlan, relocations: list[Relocation], relocate_prefix: str | None, env: Environment
+) -> list[tuple[ArchiveEntry, bytes]]:
+    manifest = {
+        "version": 1,
+        "created_by": f"conda-package {__version__}",
+        "source_prefix": env.prefix,
+        "subdir": plan.subdir,
+        "files": [r.manifest_entry() for r in relocations],
+    }
+    out: list[tuple[ArchiveEntry, bytes]] = [
+        (ArchiveEntry(STATE_DIR, "dir", 0o755), b""),
+    ]
+    files = {
+        f"{STATE_DIR}/{MANIFEST_NAME}": ((json.dumps(manifest, indent=1) + "\n").encode(), 0o644),
+        **shipped_files(),
+    }
+    if relocate_prefix:
+        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (f"{relocate_prefix}\n".encode(), 0o644)
+    for name in sorted(files):
+        data, mode = files[name]
+        out.append((ArchiveEntry(name, "file", mode, 0, len(data)), data))
+    return out

@@ -1,0 +1,176 @@
+"""The packer's schedule: the plan cut into runs that workers read a bounded window ahead.
+
+Small files go in batches, large ones in parts. For tar outputs the workers also serialise
+what they read and, where the codec allows, compress it, so the writer only puts the results
+in plan order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..archive import CompressedRun, TarMembers
+from ..errors import CondaPackageError
+from ..plan import PlanEntry
+from ..progress import check_cancel
+from .files import current_size, open_file, read_file
+from .prepare import Prepared, Preparer
+
+PART_BYTES = 4 << 20  # a large file's part, read and compressed by one worker
+WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
+WINDOW_BATCHES = 8
+BATCH_FILES = 128
+BATCH_BYTES = 4 << 20
+_Seal = Callable[[list[bytes]], "list[bytes] | CompressedRun"]
+
+
+@dataclass
+class Batch:
+    """What a worker made of a run of entries, for the writer and for the result."""
+
+    size: int
+    members: list[bytes] | CompressedRun | None = None  # the run sealed for a tar writer
+    contents: list[bytes | None] = field(default_factory=list)  # else: per entry
+    notes: list[tuple[PlanEntry, Prepared | None]] = field(default_factory=list)
+
+
+def noteworthy(prepared: Prepared) -> bool:
+    return bool(
+        prepared.relocation or prepared.finding or prepared.verified or prepared.rpath_fixes
+    )
+
+
+def prepare_batch(prep: Preparer, entries: list[PlanEntry], seal: _Seal | None, size: int) -> Batch:
+    """Read and prepare a run of entries; for tar outputs, serialise (and compress) them
+    here too, so that this is done in parallel and the writer gets the run in one piece."""
+    batch = Batch(size)
+    members = TarMembers()
+    for entry in entries:
+        content = None
+        if entry.kind == "file" and entry.action == "copy" and not prep.fix_rpath:
+            content = read_file(prep.path(entry), entry.size)  # most files: nothing more to do
+        elif entry.kind == "file":
+            prepared = prep(entry)
+            content = prepared.content
+            if noteworthy(prepared):
+                batch.notes.append((entry, prepared))
+        elif entry.kind == "hardlink":
+            batch.notes.append((entry, None))  # relocated when its target is
+        if seal is not None:
+            members.add(
+                entry.name, entry.kind, entry.mode, entry.mtime, content or b"", entry.target
+            )
+        else:
+            batch.contents.append(content)
+    if seal is not None:
+        batch.members = seal(members.finish())
+    return batch
+
+
+class Run(NamedTuple):
+    """Entries for one worker job, in plan order."""
+
+    entries: list[PlanEntry]
+    size: int  # bytes of content it holds
+    how: str = "batch"  # batch, part (of one large file) or stream (the writer reads it)
+    part: tuple[int, int] = (0, 0)  # a part's offset and the file's size
+
+    @property
+    def first(self) -> bool:
+        """Whether the run starts its entries (a large file's later parts do not)."""
+        return self.part[0] == 0
+
+    @property
+    def last(self) -> bool:
+        """Whether the run ends its entries (a large file's earlier parts do not)."""
+        return self.how != "part" or self.part[0] + self.size == self.part[1]
+
+
+def runs(entries: tuple[PlanEntry, ...], prep: Preparer, parts: bool) -> Iterator[Run]:
+    """The plan in order as runs for the workers (BATCH_FILES entries or BATCH_BYTES); each
+    large file alone, in parts of PART_BYTES when `parts`, else streamed."""
+    run: list[PlanEntry] = []
+    size = 0
+    for entry in entries:
+        if prep.large(entry):
+            if run:
+                yield Run(run, size)
+                run, size = [], 0
+            if not parts:
+                yield Run([entry], 0, "stream")
+                continue
+            total = current_size(prep.path(entry))  # as it is now, not when loaded
+            for offset in range(0, max(total, 1), PART_BYTES):
+                yield Run([entry], min(PART_BYTES, total - offset), "part", (offset, total))
+            continue
+        run.append(entry)
+        size += entry.size
+        if len(run) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield Run(run, size)
+            run, size = [], 0
+    if run:
+        yield Run(run, size)
+
+
+def prepare_part(prep: Preparer, run: Run, seal: _Seal) -> Batch:
+    """Read one part of a large file and serialise (and compress) it, like a batch."""
+    entry = run.entries[0]
+    offset, total = run.part
+    fd = open_file(prep.path(entry))
+    try:
+        chunks = []
+        got = 0
+        while got < run.size and (piece := os.pread(fd, run.size - got, offset + got)):
+            chunks.append(piece)
+            got += len(piece)
+        if got < run.size:
+            raise CondaPackageError(f"{entry.name} shrank while it was being packed")
+        if run.last and os.pread(fd, 1, total):
+            raise CondaPackageError(f"{entry.name} grew while it was being packed")
+    finally:
+        os.close(fd)
+    members = TarMembers()
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    members.add_part(entry.name, entry.mode, entry.mtime, total, offset, data)
+    return Batch(run.size, seal(members.finish()))
+
+
+def window(
+    entries: tuple[PlanEntry, ...],
+    pool: ThreadPoolExecutor,
+    prep: Preparer,
+    seal: _Seal | None,
+    cancel: threading.Event | None,
+) -> Iterator[tuple[Run, Batch | None]]:
+    """Yield runs in plan order with what the workers made of them (None: a file to
+    stream), at most WINDOW_BYTES and WINDOW_BATCHES ahead of the writer."""
+    pending: deque[tuple[Run, Future[Batch] | None]] = deque()
+    in_flight = 0
+    todo = runs(entries, prep, parts=seal is not None)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < WINDOW_BATCHES and in_flight < WINDOW_BYTES:
+            run = next(todo, None)
+            if run is None:
+                exhausted = True
+                break
+            future = None
+            if run.how == "part":
+                assert seal is not None
+                future = pool.submit(prepare_part, prep, run, seal)
+            elif run.how == "batch":
+                future = pool.submit(prepare_batch, prep, run.entries, seal, run.size)
+            pending.append((run, future))
+            in_flight += run.size
+        if not pending:
+            return
+        check_cancel(cancel)
+        run, future = pending.popleft()
+        in_flight -= run.size
+        yield run, future.result() if future is not None else None
