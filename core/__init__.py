@@ -1,41 +1,195 @@
 """conda-package's engine: discover, load, analyse and pack conda environments.
 
-Nothing here imports a UI toolkit; the CLI and the TUI both use this public API. Names are
-imported on first use, so `conda-package -w` does not pay for the archive writers.
+This module is the public API: the CLI (core/cli/) and the TUI (tui/) use only the names in
+__all__. Nothing here imports a UI toolkit. Names are imported on first use, so that
+`conda-package -w` does not pay for the archive writers or the ELF reader.
 """
 
+from __future__ import annotations
+
+import sys
+import types
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_PUBLIC = {
-    "AnalysisCache": "analyse.analysis",
-    "Finding": "analyse.analysis",
-    "RelocationReport": "analyse.analysis",
-    "Severity": "analyse.analysis",
-    "analyse": "analyse.analysis",
-    "default_cache": "analyse.analysis",
-    "PackageResult": "condapkg.build",
-    "build_package": "condapkg.build",
-    "DiscoveredEnvironment": "discover.envs",
-    "discover": "discover.envs",
-    "resolve_name": "discover.envs",
-    "Environment": "load.environment",
+# Each public name and the room (or module) that defines it.
+_API: dict[str, str] = {
+    # discover: where environments are
+    "DiscoveredEnvironment": "discover",
+    "WHERE_DISCOVERY_LOOKS": "discover",
+    "discover": "discover",
+    "locate": "discover",
+    "resolve_name": "discover",
+    # load: the environment model
+    "DEMO_MARKER": "load",
+    "Environment": "load",
+    "FileStat": "load",
+    "PathEntry": "load",
+    "PackageRecord": "load",
+    "check_prefix": "load",
+    "find_prefix_of": "load",
+    "is_demo": "load",
+    "shown_prefix": "load",
+    # analyse: relocation findings
+    "AnalysisCache": "analyse",
+    "FileAnalysis": "analyse",
+    "Finding": "analyse",
+    "RelocationReport": "analyse",
+    "Severity": "analyse",
+    "analyse": "analyse",
+    "default_cache": "analyse",
+    "target_findings": "analyse",
+    # plan: options, their checks, the plan
+    "PackOptions": "plan",
+    "PackPlan": "plan",
+    "PackSettings": "plan",
+    "PlanEntry": "plan",
+    "check_relocate_prefix": "plan",
+    "check_subdir": "plan",
+    "make_plan": "plan",
+    "resolve_output": "plan",
+    "subdir_from_options": "plan",
+    "validate": "plan",
+    # write and archive: packing
+    "FORMATS": "archive",
+    "default_level": "archive",
+    "format_from_path": "archive",
+    "validate_level": "archive",
+    "FileMode": "write",
+    "PackResult": "write",
+    "Relocation": "write",
+    "pack": "write",
+    # condapkg: a conda package of the untracked files
+    "PackageResult": "condapkg",
+    "build_package": "condapkg",
+    "package_format": "condapkg",
+    "parse_build_number": "condapkg",
+    "validate_name": "condapkg",
+    "validate_version": "condapkg",
+    # untracked: removing them
+    "RemovalResult": "untracked",
+    "default_backup_path": "untracked",
+    "remove_untracked": "untracked",
+    # demo
+    "DEMO_NAME": "demo",
+    "create_demo": "demo",
+    # shared
+    "Cancelled": "errors",
     "CondaPackageError": "errors",
-    "PackOptions": "plan.options",
-    "PackResult": "write.pack",
-    "pack": "write.pack",
-    "PackPlan": "plan.plan",
-    "make_plan": "plan.plan",
+    "CorruptRecord": "errors",
+    "EditablePackages": "errors",
+    "EnvironmentNotFound": "errors",
+    "MissingFiles": "errors",
+    "NotAnEnvironment": "errors",
+    "OutputExists": "errors",
+    "OutputInsideEnvironment": "errors",
+    "PrefixTooLong": "errors",
+    "UsageError": "errors",
     "Progress": "progress",
-    "RemovalResult": "untracked.remove",
-    "default_backup_path": "untracked.remove",
-    "remove_untracked": "untracked.remove",
+    "ProgressCallback": "progress",
+    "Throttle": "progress",
+    "check_cancel": "progress",
+    "worker_count": "threads",
+    "human_bytes": "units",
 }
-__all__ = ["__version__", *sorted(_PUBLIC)]
+
+__all__ = ["__version__", *sorted(_API)]
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on use
+    from .analyse import (
+        AnalysisCache,
+        FileAnalysis,
+        Finding,
+        RelocationReport,
+        Severity,
+        analyse,
+        default_cache,
+        target_findings,
+    )
+    from .archive import FORMATS, default_level, format_from_path, validate_level
+    from .condapkg import (
+        PackageResult,
+        build_package,
+        package_format,
+        parse_build_number,
+        validate_name,
+        validate_version,
+    )
+    from .demo import DEMO_NAME, create_demo
+    from .discover import (
+        WHERE_DISCOVERY_LOOKS,
+        DiscoveredEnvironment,
+        discover,
+        locate,
+        resolve_name,
+    )
+    from .errors import (
+        Cancelled,
+        CondaPackageError,
+        CorruptRecord,
+        EditablePackages,
+        EnvironmentNotFound,
+        MissingFiles,
+        NotAnEnvironment,
+        OutputExists,
+        OutputInsideEnvironment,
+        PrefixTooLong,
+        UsageError,
+    )
+    from .load import (
+        DEMO_MARKER,
+        Environment,
+        FileStat,
+        PackageRecord,
+        PathEntry,
+        check_prefix,
+        find_prefix_of,
+        is_demo,
+        shown_prefix,
+    )
+    from .plan import (
+        PackOptions,
+        PackPlan,
+        PackSettings,
+        PlanEntry,
+        check_relocate_prefix,
+        check_subdir,
+        make_plan,
+        resolve_output,
+        subdir_from_options,
+        validate,
+    )
+    from .progress import Progress, ProgressCallback, Throttle, check_cancel
+    from .threads import worker_count
+    from .units import human_bytes
+    from .untracked import RemovalResult, default_backup_path, remove_untracked
+    from .write import FileMode, PackResult, Relocation, pack
 
 
-def __getattr__(name: str) -> object:
-    if name in _PUBLIC:
-        return getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    room = _API.get(name)
+    if room is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{room}", __name__), name)
+    globals()[name] = value  # cached: the next look-up does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Core(types.ModuleType):
+    """Two rooms share their names with functions of the API (discover, analyse). Importing a
+    room sets the package attribute of its name to the room; here the function keeps it, so
+    `core.analyse` is the function however and whenever the room was imported."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, types.ModuleType) and _API.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Core

@@ -502,14 +502,19 @@ def test_command_line_resolves_a_name(small_env, monkeypatch, capsys):
     monkeypatch.setenv("CONDA_ENVS_PATH", str(small_env.parent))
     monkeypatch.delenv("CONDA_PREFIX", raising=False)
     assert parse_command_line(["-n", "small-env"]) == Launch(str(small_env.resolve()))
-    assert parse_command_line(["-p", "/some/where"]) == Launch("/some/where")
-    assert parse_command_line(["/some/where"]) == Launch("/some/where")
+    # -p and PREFIX are checked as the CLI checks them (core's locate())
+    assert parse_command_line(["-p", str(small_env)]) == Launch(str(small_env.resolve()))
+    assert parse_command_line([str(small_env)]) == Launch(str(small_env.resolve()))
     assert parse_command_line([]) == Launch()
     assert parse_command_line(["--demo"]) == Launch(demo=True)
     from conda_package.tui.app import main
 
     assert main(["-n", "no-such-env"]) == 1
     assert "no environment named 'no-such-env'" in capsys.readouterr().err
+    assert main(["-p", "/some/where"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "conda-package-tui: error: /some/where: no such directory; check the path or use -n NAME"
+    )
 
 
 def test_python_dash_m_entry_point():

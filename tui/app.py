@@ -11,10 +11,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from conda_package.core import __version__
-from conda_package.core.demo import DEMO_NAME, create_demo
-from conda_package.core.discover import DiscoveredEnvironment, discover, resolve_name
-from conda_package.core.errors import CondaPackageError
+from conda_package.core import (
+    DEMO_NAME,
+    CondaPackageError,
+    DiscoveredEnvironment,
+    __version__,
+    create_demo,
+    discover,
+    locate,
+)
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -180,9 +185,9 @@ def parse_command_line(argv: list[str] | None = None) -> Launch:
         return Launch(demo=True)
     if args.demo is not None:
         return Launch(create_demo(args.demo))
-    if args.name:
-        return Launch(resolve_name(args.name))
-    return Launch(args.prefix or args.prefix_option)
+    if args.name or args.prefix or args.prefix_option:
+        return Launch(locate(args.name, args.prefix or args.prefix_option))
+    return Launch(None)  # the environments found on this machine, to choose from
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conda_package.core.cli.report import human_bytes
+from conda_package.core import human_bytes
 
 __all__ = [
     "SEVERITY_GLYPH",

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from conda_package.core.discover import WHERE_DISCOVERY_LOOKS, DiscoveredEnvironment
-from conda_package.core.errors import CondaPackageError
-from conda_package.core.load import Environment, is_demo
+from conda_package.core import (
+    WHERE_DISCOVERY_LOOKS,
+    CondaPackageError,
+    DiscoveredEnvironment,
+    Environment,
+    is_demo,
+)
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from conda_package.core.analyse import (
+from conda_package.core import (
     AnalysisCache,
+    Cancelled,
     RelocationReport,
     analyse,
     default_cache,
+    is_demo,
 )
-from conda_package.core.errors import Cancelled
-from conda_package.core.load import is_demo
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
-from conda_package.core.analyse import FileAnalysis, Finding, RelocationReport
+from conda_package.core import FileAnalysis, Finding, RelocationReport
 from rich.table import Table
 from rich.text import Text
 from textual import on

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conda_package.core.errors import CondaPackageError, UsageError
+from conda_package.core import CondaPackageError, UsageError
 from rich.table import Table
 from rich.text import Text
 from textual.app import RenderResult

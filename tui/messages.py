@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conda_package.core.progress import Progress
+from conda_package.core import Progress
 from textual.message import Message
 
 

@@ -6,14 +6,14 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from conda_package.core.condapkg import (
+from conda_package.core import (
+    CondaPackageError,
+    check_prefix,
     package_format,
     parse_build_number,
     validate_name,
     validate_version,
 )
-from conda_package.core.errors import CondaPackageError
-from conda_package.core.load import check_prefix
 from rich.table import Table
 from rich.text import Text
 from textual import on

@@ -6,7 +6,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from conda_package.core.load import Environment, FileStat, PathEntry, is_demo
+from conda_package.core import Environment, FileStat, PathEntry, is_demo
 
 
 def file_size(st: FileStat) -> int:

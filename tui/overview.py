@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conda_package.core.analyse import RelocationReport, Severity
-from conda_package.core.progress import Progress
+from conda_package.core import Progress, RelocationReport, Severity
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult

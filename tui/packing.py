@@ -5,12 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from conda_package.core.analyse import RelocationReport, target_findings
-from conda_package.core.archive import FORMATS, default_level, validate_level
-from conda_package.core.errors import Cancelled, UsageError
-from conda_package.core.plan import PackOptions, resolve_output
-from conda_package.core.progress import Progress
-from conda_package.core.write import PackResult, pack
+from conda_package.core import (
+    FORMATS,
+    Cancelled,
+    PackOptions,
+    PackResult,
+    Progress,
+    RelocationReport,
+    UsageError,
+    check_relocate_prefix,
+    default_level,
+    pack,
+    resolve_output,
+    target_findings,
+    validate_level,
+    worker_count,
+)
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -132,16 +142,15 @@ class PackPane(VerticalScroll):
 
     def check_threads(self, value: str) -> None:
         threads = parse_int(value, "threads")
-        if threads is not None and threads < 0:
-            raise UsageError("threads must be 0 (one per core) or more")
+        if threads is not None:
+            worker_count(threads)
 
     def check_relocate(self, value: str) -> None:
         """Too long for a binary's room is an error now, not at the end of the pack."""
         target = value.strip()
         if not target:
             return
-        if not target.startswith("/"):
-            raise UsageError(f"{target}: the target prefix must be an absolute path")
+        check_relocate_prefix(target)
         if self.loaded is not None and self.report is not None:
             too_long = target_findings(self.loaded.env, self.report, target)
             if too_long:

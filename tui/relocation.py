@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conda_package.core.analyse import Finding, RelocationReport, Severity
-from conda_package.core.progress import Progress
+from conda_package.core import Finding, Progress, RelocationReport, Severity
 from rich.table import Table
 from rich.text import Text
 from textual import on

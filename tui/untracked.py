@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conda_package.core.condapkg import PackageResult, build_package
-from conda_package.core.errors import Cancelled
-from conda_package.core.progress import Progress
-from conda_package.core.untracked import RemovalResult, default_backup_path, remove_untracked
+from conda_package.core import (
+    Cancelled,
+    PackageResult,
+    Progress,
+    RemovalResult,
+    build_package,
+    default_backup_path,
+    remove_untracked,
+)
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult

@@ -7,15 +7,17 @@ import dataclasses
 import json
 import sys
 
-from ..analyse import (
+from .. import (
+    Environment,
     Finding,
     RelocationReport,
     Severity,
     analyse,
     default_cache,
+    is_demo,
+    shown_prefix,
     target_findings,
 )
-from ..load import Environment, is_demo, shown_prefix
 
 _HEADINGS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
 

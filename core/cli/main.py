@@ -11,10 +11,18 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from ..discover import resolve_name
-from ..errors import CondaPackageError, EnvironmentNotFound, UsageError
-from ..load import Environment, check_prefix, find_prefix_of, is_demo, shown_prefix
+from .. import (
+    CondaPackageError,
+    Environment,
+    UsageError,
+    __version__,
+    check_prefix,
+    find_prefix_of,
+    is_demo,
+    locate,
+    resolve_name,
+    shown_prefix,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,14 +111,7 @@ def _prefix(args: argparse.Namespace) -> str:
         raise UsageError("give the prefix either as -p PREFIX or as PREFIX, not both")
     if args.name and args.prefix_arg:
         raise UsageError("give either -n NAME or PREFIX, not both")
-    if args.name:
-        return resolve_name(args.name)
-    prefix = args.prefix or args.prefix_arg or os.environ.get("CONDA_PREFIX")
-    if not prefix:
-        raise EnvironmentNotFound(
-            "no environment given and none is active; use -p PREFIX, -n NAME or activate one"
-        )
-    return check_prefix(prefix)
+    return locate(args.name, args.prefix or args.prefix_arg)
 
 
 def _print_json(data: object) -> None:
@@ -186,7 +187,7 @@ def cmd_untracked(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from ..untracked import default_backup_path, remove_untracked
+    from .. import default_backup_path, remove_untracked
 
     env = Environment.load(_prefix(args))
     if args.backup and args.no_backup:
@@ -229,7 +230,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
     """The --check summary, for --dry-run: what the move would break, before packing."""
-    from ..analyse import analyse, default_cache, target_findings
+    from .. import analyse, default_cache, target_findings
     from .check import summary_line
 
     cache = default_cache(env.prefix)
@@ -242,9 +243,7 @@ def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
 def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
-    from ..archive import format_from_path
-    from ..plan import PackOptions
-    from ..write import pack
+    from .. import PackOptions, format_from_path, pack
     from .report import RichProgress, print_done, summary_lines
 
     if args.zstd_compression_level is not None and args.compression_level is not None:
@@ -317,7 +316,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 def _make_demo(args: argparse.Namespace) -> None:
     """--demo-env: build the demo, then act on it as on any prefix."""
-    from ..demo import create_demo
+    from .. import create_demo
 
     if args.prefix_arg:
         raise UsageError("give either --demo-env PATH or PREFIX, not both")

@@ -8,11 +8,16 @@ import json
 import sys
 from collections import defaultdict
 
-from ..condapkg import PackageResult, build_package, package_format
-from ..errors import UsageError
-from ..load import Environment
-from ..plan import subdir_from_options
-from .report import RichProgress, human_bytes
+from .. import (
+    Environment,
+    PackageResult,
+    UsageError,
+    build_package,
+    human_bytes,
+    package_format,
+    subdir_from_options,
+)
+from .report import RichProgress
 
 # Options of the other actions, which would silently do nothing here.
 _NOT_FOR_PACKAGES = (

@@ -5,17 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..load import shown_prefix
-from ..progress import Progress
-from ..write import PackResult
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+from .. import PackResult, Progress, human_bytes, shown_prefix
 
 
 def summary_lines(result: PackResult) -> list[str]:

@@ -6,10 +6,14 @@ from .envs import (
     discover,
     resolve_name,
 )
+from .locate import (
+    locate,
+)
 
 __all__ = [
     "WHERE_DISCOVERY_LOOKS",
     "DiscoveredEnvironment",
     "discover",
+    "locate",
     "resolve_name",
 ]
