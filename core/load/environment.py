@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import BinaryIO
 
 from ..errors import CondaPackageError, EnvironmentNotFound, NotAnEnvironment
+from ..paths import fsencode
 from .pip import PipDistribution, read_distribution
 from .records import PackageRecord, read_records
 from .walk import FileStat, walk_prefix
@@ -173,7 +174,7 @@ def _size_changed(item: dict, found: FileStat, spellings: list[str]) -> bool:
         # by the same amount (rattler records the installed size: equal, never here).
         # The files may spell the prefix with or without its symlinks resolved.
         for spelling in spellings:
-            step = len(spelling.encode()) - len(placeholder.encode())
+            step = len(fsencode(spelling)) - len(fsencode(placeholder))
             if step and (found.st_size - size) % step == 0:
                 return False
         return True

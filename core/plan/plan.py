@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
 from ..load import Environment, pyc_source
+from ..paths import fsencode
 
 STATE_DIR = "conda-meta/conda-package"
 _NS = 1_000_000_000  # mtimes in whole seconds, as tar keeps them
@@ -102,13 +103,13 @@ def make_plan(
             path
             for path, item in placeholders.items()
             if item.get("file_mode") == "binary"
-            and len(relocate_prefix.encode()) > len(item["prefix_placeholder"].encode())
+            and len(fsencode(relocate_prefix)) > len(fsencode(item["prefix_placeholder"]))
             and path in env.files
         )
         if too_long:
-            room = min(len(placeholders[p]["prefix_placeholder"].encode()) for p in too_long)
+            room = min(len(fsencode(placeholders[p]["prefix_placeholder"])) for p in too_long)
             raise PrefixTooLong(
-                f"--relocate-prefix is {len(relocate_prefix.encode())} bytes but {len(too_long)}"
+                f"--relocate-prefix is {len(fsencode(relocate_prefix))} bytes but {len(too_long)}"
                 f" binary files have room for {room}: {', '.join(too_long[:5])}"
                 f"{' ...' if len(too_long) > 5 else ''}; choose a shorter prefix"
             )

@@ -7,6 +7,7 @@ import json
 from .. import __version__
 from ..archive import ArchiveEntry
 from ..load import Environment
+from ..paths import fsencode
 from ..plan import STATE_DIR, PackPlan
 from ..unpack import MANIFEST_NAME, PREFIX_STATE_NAME, shipped_files
 from .prepare import Relocation
@@ -30,7 +31,7 @@ def generated_entries(
         **shipped_files(),
     }
     if relocate_prefix:
-        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (f"{relocate_prefix}\n".encode(), 0o644)
+        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)
     for name in sorted(files):
         data, mode = files[name]
         out.append((ArchiveEntry(name, "file", mode, 0, len(data)), data))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ..errors import PrefixTooLong
 from ..load import Environment
+from ..paths import fsencode
 from ..plan import PackOptions, PlanEntry
 from ..relocate import restore_package_bytes
-from ..unpack import binary_room, relocate_bytes
+from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
 from .files import read_file
 from .records import record_bytes
 
@@ -49,7 +51,7 @@ class Preparer:
     def __init__(self, env: Environment, options: PackOptions):
         self.env = env
         self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
-        self.prefix_bytes = [p.encode() for p in self.prefixes]
+        self.prefix_bytes = [fsencode(p) for p in self.prefixes]
         self.relocate_prefix = options.relocate_prefix
         self.dry_run = options.dry_run
         self.fix_rpath = options.fix_rpath
@@ -108,13 +110,24 @@ class Preparer:
         prepared = prepared or self._search(entry, data)
         return replace(prepared, rpath_fixes=fixes) if fixes else prepared
 
-    def _final(self, data: bytes, old: str, mode: str) -> bytes:
-        if self.relocate_prefix is None:
+    def _final(self, entry: PlanEntry, data: bytes, old: str, mode: FileMode) -> bytes:
+        """The bytes with --relocate-prefix applied; a prefix too long for this file's room
+        is the user's to fix, told with the file named."""
+        new = self.relocate_prefix
+        if new is None:
             return data
-        return relocate_bytes(data, old, self.relocate_prefix, mode)
+        try:
+            return relocate_bytes(data, old, new, mode)
+        except RelocationError as exc:
+            room = f"room for {exc.room} bytes" if isinstance(exc, PrefixTooLongError) else exc
+            raise PrefixTooLong(
+                f"{entry.name}: --relocate-prefix is {len(fsencode(new))} bytes but this binary"
+                f" has {room}; choose a shorter prefix (--check --relocate-prefix {new}"
+                " lists every such file)"
+            ) from exc
 
     def _restore(self, entry: PlanEntry, data: bytes) -> Prepared | None:
-        placeholder = entry.placeholder.encode()
+        placeholder = fsencode(entry.placeholder)
         restored = restore_package_bytes(
             data, self.prefix_bytes, placeholder, entry.file_mode, entry.sha256
         )
@@ -123,12 +136,12 @@ class Preparer:
         mode: FileMode = "binary" if entry.file_mode == "binary" else "text"
         room = len(placeholder) if mode == "binary" else None
         reloc = Relocation(entry.name, entry.placeholder, mode, room)
-        content = self._final(restored, entry.placeholder, entry.file_mode)
+        content = self._final(entry, restored, entry.placeholder, mode)
         return Prepared(content, reloc, verified=True)
 
     def _search(self, entry: PlanEntry, data: bytes) -> Prepared:
         prefix = self.env.prefix
-        needle = prefix.encode()
+        needle = fsencode(prefix)
         if needle not in data:
             note = None
             if entry.action == "restore":
@@ -156,4 +169,4 @@ class Preparer:
                 )
         elif entry.action == "restore":
             finding = f"{entry.name}: {what}; packed as is and relocated by search"
-        return Prepared(self._final(data, prefix, mode), reloc, finding)
+        return Prepared(self._final(entry, data, prefix, mode), reloc, finding)
