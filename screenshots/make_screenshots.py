@@ -22,9 +22,9 @@ from pathlib import Path
 
 import conda_package.core.write.schedule
 import conda_package.tui.packing
+from conda_package.core import pack
 from conda_package.core.demo.build import DEMO_NAME, create_demo
 from conda_package.core.discover.envs import DiscoveredEnvironment, env_name
-from conda_package.core.write.pack import pack
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.packing import PackPane
 from textual.pilot import Pilot

@@ -152,7 +152,7 @@ print(wrong, core.analyse.__module__, core.discover.__module__, core.pack.__modu
 """
     assert _fresh(code) == (
         "[] conda_package.core.analyse.analysis conda_package.core.discover.envs"
-        " conda_package.core.write.pack"
+        " conda_package.core.write.packer"
     )
 
 

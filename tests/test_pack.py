@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from conda_package.core import PackOptions, pack
 from conda_package.core.load.environment import Environment
-from conda_package.core.write.pack import PackOptions, pack
 from conftest import cli
 
 

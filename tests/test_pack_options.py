@@ -12,10 +12,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conda_package.core import PackOptions, pack
 from conda_package.core.demo.build import create_demo
 from conda_package.core.load.environment import Environment
 from conda_package.core.plan.plan import PlanEntry, make_plan
-from conda_package.core.write.pack import PackOptions, pack
 from conftest import cli
 
 

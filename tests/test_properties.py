@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conda_package.core import PackOptions, pack
 from conda_package.core.load.environment import Environment
 from conda_package.core.unpack import conda_unpack as relocation
-from conda_package.core.write.pack import PackOptions, pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from realenv import install

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conda_package.core import PackOptions, pack
 from conda_package.core.errors import Cancelled, CondaPackageError
 from conda_package.core.load.environment import Environment
 from conda_package.core.progress import Progress
@@ -34,7 +35,6 @@ from conda_package.core.unpack.conda_unpack import (
     MANIFEST_NAME,
     PLACEHOLDER_STATE_DIR,
 )
-from conda_package.core.write.pack import PackOptions, pack
 from conftest import cli
 
 EXE = shutil.which("conda-package") or str(Path(sys.executable).with_name("conda-package"))

@@ -205,14 +205,14 @@ def _link_package(prefix: str, package: _Package) -> None:
             os.makedirs(os.path.dirname(full), exist_ok=True)
             os.symlink(file.link, full)
             target = next(f for f in package.files if f.path.endswith("/" + file.link))
-            entry = {"_path": file.path, "path_type": "softlink", "sha256": _sha256(target.data)}
-            entry["size_in_bytes"] = len(target.data)
+            entry: dict[str, str | int] = {"_path": file.path, "path_type": "softlink"}
+            entry.update(sha256=_sha256(target.data), size_in_bytes=len(target.data))
             paths.append(entry)
             continue
         installed = _installed(file, prefix)
         _write(prefix, file.path, installed, file.mode)
         entry = {"_path": file.path, "path_type": "hardlink", "sha256": _sha256(file.data)}
-        if file.placeholder is not None:
+        if file.placeholder is not None and file.file_mode is not None:
             entry.update(file_mode=file.file_mode, prefix_placeholder=file.placeholder)
         entry.update(sha256_in_prefix=_sha256(installed), size_in_bytes=len(file.data))
         paths.append(entry)

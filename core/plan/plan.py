@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
 from ..load import Environment, pyc_source
@@ -15,6 +15,9 @@ STATE_DIR = "conda-meta/conda-package"
 _NS = 1_000_000_000  # mtimes in whole seconds, as tar keeps them
 _new = tuple.__new__  # builds a PlanEntry without its Python __new__: per file, it counts
 PLAIN_PATH_TYPES = frozenset({"hardlink", "softlink", "directory"})
+
+EntryKind = Literal["file", "dir", "symlink", "hardlink"]
+Action = Literal["copy", "restore", "search", "record"]
 
 
 class PlanEntry(NamedTuple):
@@ -28,14 +31,14 @@ class PlanEntry(NamedTuple):
     """
 
     name: str
-    kind: str  # file, dir, symlink, hardlink
+    kind: EntryKind
     mode: int
     mtime: int
     size: int = 0
     target: str = ""
-    action: str = "copy"
+    action: Action = "copy"
     placeholder: str = ""
-    file_mode: str = ""
+    file_mode: str = ""  # a record's "text" or "binary", for restore
     sha256: str = ""
     owner: str = ""
 
@@ -148,18 +151,18 @@ def make_plan(
             skipped_pyc += 1
             continue
         mode = stat.S_IMODE(st.st_mode)
-        item = placeholders.get(name)
-        if item is not None and name not in modified:
+        with_prefix = placeholders.get(name)
+        if with_prefix is not None and name not in modified:
             entries.append(
                 PlanEntry(
                     name, "file", mode, mtime, st.st_size, action="restore",
-                    placeholder=item["prefix_placeholder"],
-                    file_mode=item.get("file_mode") or "text",
-                    sha256=item.get("sha256") or "", owner=dist,
+                    placeholder=with_prefix["prefix_placeholder"],
+                    file_mode=with_prefix.get("file_mode") or "text",
+                    sha256=with_prefix.get("sha256") or "", owner=dist,
                 )
             )  # fmt: skip
         else:
-            action = "search" if name in searched else "copy"
+            action: Action = "search" if name in searched else "copy"
             if st.st_nlink > 1:
                 key = (st.st_dev, st.st_ino, action)
                 if key in firsts:
@@ -175,28 +178,28 @@ def make_plan(
                 )
             )
     for record in env.records:
-        st = os.stat(os.path.join(env.prefix, "conda-meta", record.record_file))
+        meta = os.stat(os.path.join(env.prefix, "conda-meta", record.record_file))
         entries.append(
             PlanEntry(
                 f"conda-meta/{record.record_file}",
                 "file",
                 0o644,
-                int(st.st_mtime),
-                st.st_size,
+                int(meta.st_mtime),
+                meta.st_size,
                 action="record",
             )
         )
     for extra in ("history", "pinned"):
         path = os.path.join(env.prefix, "conda-meta", extra)
         if os.path.isfile(path) and not os.path.islink(path):
-            st = os.stat(path)
+            meta = os.stat(path)
             entries.append(
                 PlanEntry(
                     f"conda-meta/{extra}",
                     "file",
-                    stat.S_IMODE(st.st_mode),
-                    int(st.st_mtime),
-                    st.st_size,
+                    stat.S_IMODE(meta.st_mode),
+                    int(meta.st_mtime),
+                    meta.st_size,
                     action="search",
                 )
             )

@@ -1,6 +1,6 @@
 """The packer: scheduling, workers that read, restore and verify, and the generated files."""
 
-from .pack import (
+from .packer import (
     PackResult,
     pack,
 )
