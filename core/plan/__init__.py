@@ -3,6 +3,7 @@
 from .options import (
     PackOptions,
     PackSettings,
+    check_output,
     check_relocate_prefix,
     resolve_output,
     validate,
@@ -24,6 +25,7 @@ __all__ = [
     "PackPlan",
     "PackSettings",
     "PlanEntry",
+    "check_output",
     "check_relocate_prefix",
     "check_subdir",
     "make_plan",

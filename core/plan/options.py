@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 from ..archive import default_level, format_from_path, validate_level
 from ..errors import OutputExists, OutputInsideEnvironment, UsageError
 from ..load import Environment
+from ..paths import inside
 from ..threads import worker_count
 from .subdirs import subdir_from_options
 
@@ -30,6 +32,46 @@ class PackOptions:
     dry_run: bool = False
 
 
+OutputKind = Literal["archive", "package", "backup"]
+
+
+def check_output(
+    env: Environment,
+    output: str,
+    *,
+    replace: bool = False,
+    directory: bool = False,
+    what: OutputKind = "archive",
+) -> None:
+    """Where any output of env may go (an archive, a package, a backup): into an existing
+    folder, outside the environment, never over it, over an old file only when `replace`.
+    """
+    parent = os.path.dirname(output)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{parent}: output directory does not exist; create it first")
+    real_parent = os.path.realpath(parent)
+    if inside(real_parent, env.real_prefix):
+        raise OutputInsideEnvironment(
+            f"{output}: the {what} would be written inside the environment it"
+            f" {'packs' if what == 'archive' else 'comes from'};"
+            " choose an output outside it"
+        )
+    real_output = os.path.join(real_parent, os.path.basename(output))
+    if inside(env.real_prefix, real_output):
+        raise OutputInsideEnvironment(
+            f"{output}: holds the environment it packs, and writing the output there would"
+            " delete it; choose an output outside it"
+        )
+    if os.path.lexists(output) and not replace:
+        hint = "choose another with --backup" if what == "backup" else "use --force to overwrite it"
+        raise OutputExists(f"{output}: already exists; {hint}")
+    if not directory and os.path.isdir(output) and not os.path.islink(output):
+        raise OutputExists(
+            f"{output}: is a directory, and --force replaces archives, not directories;"
+            " choose another output or remove it yourself"
+        )
+
+
 def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     """Output path and format from -o / --format / the default, with the checks a user needs."""
     fmt = options.format
@@ -45,29 +87,7 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     else:
         fmt = fmt or "tar.gz"
         output = os.path.abspath(f"{env.name}{'' if fmt == 'dir' else '.' + fmt}")
-    parent = os.path.dirname(output)
-    if not os.path.isdir(parent):
-        raise UsageError(f"{parent}: output directory does not exist; create it first")
-    real_parent = os.path.realpath(parent)
-    real_prefix = env.real_prefix
-    if real_parent == real_prefix or real_parent.startswith(real_prefix + os.sep):
-        raise OutputInsideEnvironment(
-            f"{output}: the archive would be written inside the environment it packs;"
-            " choose an output outside it"
-        )
-    real_output = os.path.join(real_parent, os.path.basename(output))
-    if real_output == real_prefix or real_prefix.startswith(real_output.rstrip(os.sep) + os.sep):
-        raise OutputInsideEnvironment(
-            f"{output}: holds the environment it packs, and writing the output there would"
-            " delete it; choose an output outside it"
-        )
-    if os.path.lexists(output) and not options.force and not options.dry_run:
-        raise OutputExists(f"{output}: already exists; use --force to overwrite it")
-    if fmt != "dir" and os.path.isdir(output) and not os.path.islink(output):
-        raise OutputExists(
-            f"{output}: is a directory, and --force replaces archives, not directories;"
-            " choose another output or remove it yourself"
-        )
+    check_output(env, output, replace=options.force or options.dry_run, directory=fmt == "dir")
     return output, fmt
 
 

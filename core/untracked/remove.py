@@ -9,8 +9,10 @@ import time
 from dataclasses import dataclass
 
 from ..archive import ArchiveEntry, format_from_path, open_writer
-from ..errors import CondaPackageError, OutputExists, UsageError
+from ..errors import CondaPackageError, UsageError
 from ..load import Environment
+from ..paths import inside
+from ..plan import check_output
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,7 @@ def default_backup_path(env: Environment, now: float | None = None) -> str:
 
 def _inside(prefix: str, abspath: str) -> bool:
     """Whether abspath's directory really is in the prefix (symlinked parents resolved)."""
-    real = os.path.realpath(prefix)
-    parent = os.path.realpath(os.path.dirname(abspath))
-    return parent == real or parent.startswith(real + os.sep)
+    return inside(os.path.realpath(os.path.dirname(abspath)), os.path.realpath(prefix))
 
 
 def write_backup(env: Environment, paths: tuple[str, ...], backup: str) -> None:
@@ -37,10 +37,7 @@ def write_backup(env: Environment, paths: tuple[str, ...], backup: str) -> None:
     fmt = format_from_path(backup)
     if fmt is None or fmt == "dir":
         raise UsageError(f"{backup}: unknown backup format; use .tar.gz, .tar.zst, .zip, ...")
-    if os.path.lexists(backup):
-        raise OutputExists(f"{backup}: backup file exists; choose another with --backup")
-    if _inside(env.prefix, os.path.abspath(backup)):
-        raise UsageError(f"{backup}: the backup must not be written inside the environment")
+    check_output(env, os.path.abspath(backup), what="backup")
     dirs = sorted({d for p in paths for d in _parents(p)})
     with open_writer(backup, fmt) as writer:
         for d in dirs:
