@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conda_package.core.unpack import conda_unpack as relocation
-from conda_package.core.unpack.activate import activate_scripts
+from conda_package.core.unpack import relocate_bytes, shipped_files
 
 PLACEHOLDER = "/tmp/build/" + "_placehold" * 14  # 151 bytes, like conda-build's padding
 OPT = "/opt/anaconda1anaconda2anaconda3"
@@ -65,11 +65,9 @@ def make_env(prefix: Path, placeholder_for_link: str = PLACEHOLDER) -> Path:
     (prefix / SYMLINK).symlink_to(outside)
     entries.append({"path": SYMLINK, "placeholder": PLACEHOLDER, "mode": "text"})
     write_manifest(prefix, entries)
-    unpack = prefix / "bin/conda-unpack"
-    unpack.write_text(relocation.unpack_script_source())
-    unpack.chmod(0o755)
-    for name, text in activate_scripts().items():
-        (prefix / name).write_text(text)
+    for name, (data, mode) in shipped_files().items():
+        (prefix / name).write_bytes(data)
+        (prefix / name).chmod(mode)
     hooks = {
         "activate": ("export CP_HOOK=on:$CONDA_PREFIX", "set -gx CP_HOOK on:$CONDA_PREFIX"),
         "deactivate": ("unset CP_HOOK", "set -e CP_HOOK"),
@@ -119,7 +117,7 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 def expected(path: str, prefix: Path) -> bytes:
     mode, placeholder, data, _ = FILES[path]
-    return relocation.relocate_bytes(data, placeholder, str(prefix), mode)
+    return relocate_bytes(data, placeholder, str(prefix), mode)
 
 
 def assert_relocated(prefix: Path) -> None:
@@ -294,7 +292,7 @@ def test_interrupted_run_is_finished_without_replacing_twice(tmp_path: Path) -> 
     for path in ("lib/libfoo.so", "lib/hard1.txt"):
         data = (prefix / path).read_bytes()
         mode = FILES[path][0]
-        (prefix / path).write_bytes(relocation.relocate_bytes(data, str(old), str(prefix), mode))
+        (prefix / path).write_bytes(relocate_bytes(data, str(old), str(prefix), mode))
         lines.append(f"{path}\t{prefix}\n")
     lines.append(f"{HARD_LINK}\t{prefix}\n")
     journal.write_text("".join(lines) + f"bin/myscript\t{prefix}")

@@ -6,16 +6,18 @@ from .activate import (
 from .conda_unpack import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
+)
+from .relocate import (
     UNLIMITED_ROOM,
     RelocationError,
     binary_room,
     relocate_bytes,
     replace_binary,
     replace_text,
-    unpack_script_source,
 )
 from .shipped import (
     shipped_files,
+    unpack_script_source,
 )
 
 __all__ = [
