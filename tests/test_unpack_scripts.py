@@ -323,6 +323,40 @@ def test_missing_manifest_and_bad_options_are_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.count("\n") == 1
 
 
+def test_python_runs_it_by_relative_path_and_it_follows_further_moves(tmp_path: Path) -> None:
+    """`python bin/conda-unpack` finds its modules too, and byte-code is never left behind."""
+    prefix = make_env(tmp_path / "a" / "env")
+    env = {"PATH": PATH}
+    python = [sys.executable, "bin/conda-unpack"]
+    helped = subprocess.run([*python, "-h"], cwd=prefix, capture_output=True, text=True, env=env)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: conda-unpack")
+    assert run_unpack(prefix, "-h").stdout == helped.stdout
+    result = subprocess.run(python, cwd=prefix, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert_relocated(prefix)
+    moved = tmp_path / "b" / "env2"
+    moved.parent.mkdir()
+    prefix.rename(moved)
+    result = subprocess.run(python, cwd=moved, capture_output=True, text=True, env=env)
+    assert result.stdout == f"conda-unpack: relocated 6 file(s) to {moved}\n", result.stderr
+    assert_relocated(moved)
+    state = {"manifest.json", "prefix", "relocate.py", "rewrite.py"}
+    assert {path.name for path in (moved / STATE).iterdir()} == state
+
+
+def test_a_missing_shipped_module_is_one_line(tmp_path: Path) -> None:
+    prefix = make_env(tmp_path / "env")
+    (prefix / STATE / "rewrite.py").unlink()
+    before = snapshot(tmp_path)
+    result = run_unpack(prefix)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"conda-unpack: cannot import rewrite from {prefix / STATE}; unpack the archive again\n"
+    )
+    assert snapshot(tmp_path) == before
+
+
 # --- activation -------------------------------------------------------------------------
 
 SH_SESSION = r"""
