@@ -202,11 +202,9 @@ def _check_room(files: list[_File], new: str) -> None:
         if file.mode != "binary":
             continue
         fits = len(relocate.fsencode(file.placeholder))
-        if file.current != new and len(relocate.fsencode(file.current)) < new_len <= fits:
-            fits = min(
-                fits,
-                relocate.binary_room(rewrite.read_file(file.full), relocate.fsencode(file.current)),
-            )
+        current = relocate.fsencode(file.current)
+        if file.current != new and len(current) < new_len <= fits:
+            fits = min(fits, relocate.binary_room(rewrite.read_file(file.full), current))
         room = min(room, fits)
         if file.current != new and new_len > fits:
             too_long.append(file.paths[0])
