@@ -20,7 +20,7 @@ from conda_package.core.condapkg.build import (
 )
 from conda_package.core.errors import Cancelled, UsageError
 from conda_package.core.load.environment import Environment
-from conda_package.core.unpack.conda_unpack import binary_room
+from conda_package.core.unpack import binary_room
 from conda_package_handling import api as cph
 from conda_package_streaming.package_streaming import stream_conda_component
 from conftest import cli, pip_install

@@ -19,7 +19,7 @@ from conda_package.core.demo.build import (
     create_demo,
 )
 from conda_package.core.load.environment import DEMO_MARKER, Environment
-from conda_package.core.unpack.conda_unpack import replace_binary
+from conda_package.core.unpack import replace_binary
 from conftest import cli
 from test_pack import activate_and_run, extract, files_holding
 

@@ -22,6 +22,7 @@ import pytest
 from conda_package.core import PackOptions, pack
 from conda_package.core.load.environment import Environment
 from conda_package.core.unpack import conda_unpack as relocation
+from conda_package.core.unpack import replace_binary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from realenv import install
@@ -229,7 +230,7 @@ def test_any_sequence_of_moves_equals_one_move(moves: list[str]) -> None:
                 current = moved
             relocation.unpack(str(current))
         new = str(current).encode()
-        assert (current / "lib/libx.so").read_bytes() == relocation.replace_binary(
+        assert (current / "lib/libx.so").read_bytes() == replace_binary(
             BINARY, PLACEHOLDER.encode(), new
         )
         assert (current / "lib/conf.txt").read_bytes() == TEXT.replace(PLACEHOLDER.encode(), new)

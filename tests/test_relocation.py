@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conda_package.core.unpack import conda_unpack as relocation
-from conda_package.core.unpack.conda_unpack import (
+from conda_package.core.unpack import conda_unpack, shipped_files
+from conda_package.core.unpack import relocate as relocation
+from conda_package.core.unpack.relocate import (
     PrefixTooLongError,
     RelocationError,
     binary_room,
@@ -236,19 +237,52 @@ def test_relocate_bytes_modes() -> None:
         relocate_bytes(binary, "/old", "/n", "elf")
 
 
+def _shipped_python() -> dict[str, bytes]:
+    """The shipped files that Python runs: bin/conda-unpack and the modules it imports."""
+    files = shipped_files()
+    names = ["bin/conda-unpack", *(name for name in files if name.endswith(".py"))]
+    return {name: files[name][0] for name in names}
+
+
 def test_source_is_python37_and_a_shell_script() -> None:
-    source = relocation.unpack_script_source()
-    assert source == Path(relocation.__file__).read_text(encoding="utf-8")
-    ast.parse(source, feature_version=(3, 7))
+    shipped = _shipped_python()
+    assert len(shipped) == 3
+    source = shipped["bin/conda-unpack"].decode()
+    assert source == Path(conda_unpack.__file__).read_text(encoding="utf-8")
+    for name, data in shipped.items():
+        ast.parse(data, name, feature_version=(3, 7))
     lines = source.splitlines()
     assert lines[0] == "#!/bin/sh"
     assert lines[1] == "\"true\" '''\\'"
-    tree = ast.parse(source)
-    # Nothing from this package: the file must run alone inside an archive.
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            assert node.level == 0 and node.module in {"__future__", "collections.abc", "typing"}
     # sh runs the trampoline, which hands the file to a Python.
-    sh = subprocess.run(["sh", relocation.__file__, "--help"], capture_output=True, text=True)
+    sh = subprocess.run(["sh", conda_unpack.__file__, "--help"], capture_output=True, text=True)
     assert sh.returncode == 0, sh.stderr
     assert sh.stdout.startswith("usage: conda-unpack")
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
+    """Top-level names of the modules a file imports; "." + name for a relative import."""
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            modules.update("." + alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            modules.add(node.module.partition(".")[0])
+    return modules
+
+
+def test_shipped_python_imports_only_the_standard_library() -> None:
+    """The environment's Python runs them, with nothing but its standard library."""
+    shipped = _shipped_python()
+    siblings = {Path(name).stem for name in shipped if name.endswith(".py")}
+    assert siblings == {"relocate", "rewrite"}
+    # On sys.path before the standard library: a sibling must not shadow any of it.
+    assert not siblings & sys.stdlib_module_names
+    allowed = sys.stdlib_module_names | siblings | {"." + name for name in siblings}
+    for name, data in shipped.items():
+        imported = _imported_modules(ast.parse(data, name))
+        assert imported <= allowed, (name, imported - allowed)
+    script = _imported_modules(ast.parse(shipped["bin/conda-unpack"]))
+    assert siblings <= script  # each sibling is shipped because the script imports it

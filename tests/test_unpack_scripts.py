@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conda_package.core.unpack import conda_unpack as relocation
-from conda_package.core.unpack.activate import activate_scripts
+from conda_package.core.unpack import relocate_bytes, shipped_files
 
 PLACEHOLDER = "/tmp/build/" + "_placehold" * 14  # 151 bytes, like conda-build's padding
 OPT = "/opt/anaconda1anaconda2anaconda3"
@@ -65,11 +65,9 @@ def make_env(prefix: Path, placeholder_for_link: str = PLACEHOLDER) -> Path:
     (prefix / SYMLINK).symlink_to(outside)
     entries.append({"path": SYMLINK, "placeholder": PLACEHOLDER, "mode": "text"})
     write_manifest(prefix, entries)
-    unpack = prefix / "bin/conda-unpack"
-    unpack.write_text(relocation.unpack_script_source())
-    unpack.chmod(0o755)
-    for name, text in activate_scripts().items():
-        (prefix / name).write_text(text)
+    for name, (data, mode) in shipped_files().items():
+        (prefix / name).write_bytes(data)
+        (prefix / name).chmod(mode)
     hooks = {
         "activate": ("export CP_HOOK=on:$CONDA_PREFIX", "set -gx CP_HOOK on:$CONDA_PREFIX"),
         "deactivate": ("unset CP_HOOK", "set -e CP_HOOK"),
@@ -119,7 +117,7 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 def expected(path: str, prefix: Path) -> bytes:
     mode, placeholder, data, _ = FILES[path]
-    return relocation.relocate_bytes(data, placeholder, str(prefix), mode)
+    return relocate_bytes(data, placeholder, str(prefix), mode)
 
 
 def assert_relocated(prefix: Path) -> None:
@@ -294,7 +292,7 @@ def test_interrupted_run_is_finished_without_replacing_twice(tmp_path: Path) -> 
     for path in ("lib/libfoo.so", "lib/hard1.txt"):
         data = (prefix / path).read_bytes()
         mode = FILES[path][0]
-        (prefix / path).write_bytes(relocation.relocate_bytes(data, str(old), str(prefix), mode))
+        (prefix / path).write_bytes(relocate_bytes(data, str(old), str(prefix), mode))
         lines.append(f"{path}\t{prefix}\n")
     lines.append(f"{HARD_LINK}\t{prefix}\n")
     journal.write_text("".join(lines) + f"bin/myscript\t{prefix}")
@@ -323,6 +321,40 @@ def test_missing_manifest_and_bad_options_are_one_line(tmp_path: Path) -> None:
     assert "not unpacked from a conda-package archive" in result.stderr
     result = run_unpack(prefix, "--bogus")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_python_runs_it_by_relative_path_and_it_follows_further_moves(tmp_path: Path) -> None:
+    """`python bin/conda-unpack` finds its modules too, and byte-code is never left behind."""
+    prefix = make_env(tmp_path / "a" / "env")
+    env = {"PATH": PATH}
+    python = [sys.executable, "bin/conda-unpack"]
+    helped = subprocess.run([*python, "-h"], cwd=prefix, capture_output=True, text=True, env=env)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: conda-unpack")
+    assert run_unpack(prefix, "-h").stdout == helped.stdout
+    result = subprocess.run(python, cwd=prefix, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert_relocated(prefix)
+    moved = tmp_path / "b" / "env2"
+    moved.parent.mkdir()
+    prefix.rename(moved)
+    result = subprocess.run(python, cwd=moved, capture_output=True, text=True, env=env)
+    assert result.stdout == f"conda-unpack: relocated 6 file(s) to {moved}\n", result.stderr
+    assert_relocated(moved)
+    state = {"manifest.json", "prefix", "relocate.py", "rewrite.py"}
+    assert {path.name for path in (moved / STATE).iterdir()} == state
+
+
+def test_a_missing_shipped_module_is_one_line(tmp_path: Path) -> None:
+    prefix = make_env(tmp_path / "env")
+    (prefix / STATE / "rewrite.py").unlink()
+    before = snapshot(tmp_path)
+    result = run_unpack(prefix)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"conda-unpack: cannot import rewrite from {prefix / STATE}; unpack the archive again\n"
+    )
+    assert snapshot(tmp_path) == before
 
 
 # --- activation -------------------------------------------------------------------------

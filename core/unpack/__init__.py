@@ -6,6 +6,8 @@ from .activate import (
 from .conda_unpack import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
+)
+from .relocate import (
     UNLIMITED_ROOM,
     PrefixTooLongError,
     RelocationError,
@@ -13,10 +15,10 @@ from .conda_unpack import (
     relocate_bytes,
     replace_binary,
     replace_text,
-    unpack_script_source,
 )
 from .shipped import (
     shipped_files,
+    unpack_script_source,
 )
 
 __all__ = [

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import ModuleType
+
+from . import conda_unpack, relocate, rewrite
 from .activate import activate_scripts
-from .conda_unpack import unpack_script_source
+
+# What bin/conda-unpack imports from the state directory, where nothing shadows them.
+_SCRIPT_MODULES = (relocate, rewrite)
+
+
+def _source(module: ModuleType) -> bytes:
+    return Path(module.__file__).read_bytes()
+
+
+def unpack_script_source() -> str:
+    """conda_unpack.py's text, which the packer ships as bin/conda-unpack."""
+    return _source(conda_unpack).decode("utf-8")
 
 
 def shipped_files() -> dict[str, tuple[bytes, int]]:
-    """Archive path -> (bytes, permission bits) of the scripts that relocate and activate."""
-    files = {"bin/conda-unpack": (unpack_script_source().encode(), 0o755)}
+    """Archive path -> (bytes, permission bits) of the scripts that relocate and activate.
+
+    bin/conda-unpack and the modules it imports are this room's own source files, so the
+    packer and every archive run the same code.
+    """
+    files = {"bin/conda-unpack": (_source(conda_unpack), 0o755)}
+    for module in _SCRIPT_MODULES:
+        name = module.__name__.rpartition(".")[2]
+        files[f"{conda_unpack.PLACEHOLDER_STATE_DIR}/{name}.py"] = (_source(module), 0o644)
     for name, text in activate_scripts().items():
         files[name] = (text.encode(), 0o644)
     return files
