@@ -47,8 +47,8 @@ else:  # run as bin/conda-unpack: the siblings ship in the state directory
     sys.path.insert(0, os.path.join(_SCRIPT_PREFIX, PLACEHOLDER_STATE_DIR))
     sys.dont_write_bytecode = True  # a rerun changes nothing, and the prefix may be read-only
     try:
-        import relocate
-        import rewrite
+        import relocate  # type: ignore[no-redef,import-not-found]
+        import rewrite  # type: ignore[no-redef,import-not-found]
     except ImportError as e:
         sys.exit(
             f"conda-unpack: cannot import {e.name} from {sys.path[0]}; unpack the archive again"

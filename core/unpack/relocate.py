@@ -146,7 +146,8 @@ def fix_shebang(data: bytes, prefix: bytes) -> bytes:
     if not command.startswith(prefix + b"/"):
         return data
     # The interpreter is the prefix plus the path up to the next blank; the rest are arguments.
-    cut = _WORD.match(command, len(prefix)).end()
+    word = _WORD.match(command, len(prefix))  # matches always: the pattern takes no bytes too
+    cut = word.end() if word else len(prefix)
     interpreter, args = command[:cut], command[cut:].split()
     if len(line) <= MAX_SHEBANG_LENGTH and not any(blank in prefix for blank in _BLANK):
         return data

@@ -13,6 +13,7 @@ _SCRIPT_MODULES = (relocate, rewrite)
 
 
 def _source(module: ModuleType) -> bytes:
+    assert module.__file__ is not None  # modules of a package, read from their files
     return Path(module.__file__).read_bytes()
 
 
