@@ -59,3 +59,12 @@ def read_file(path: str, size: int) -> bytes:
 def current_size(path: str) -> int:
     with env_errors(path):
         return os.lstat(path).st_size
+
+
+def read_head(path: str, size: int) -> bytes:
+    """The first `size` bytes of a file, or fewer if it is shorter."""
+    fd = open_file(path)
+    try:
+        return os.pread(fd, size, 0)
+    finally:
+        os.close(fd)

@@ -11,9 +11,10 @@ from ..paths import fsencode
 from ..plan import PackOptions, PlanEntry
 from ..relocate import restore_package_bytes
 from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
-from .files import read_file
+from .files import read_file, read_head
 from .records import record_bytes
 
+ELF_MAGIC = b"\x7fELF"
 SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
 
 
@@ -62,13 +63,16 @@ class Preparer:
 
     def large(self, entry: PlanEntry) -> bool:
         """A plain copy too large to read whole: read in parts, or streamed by the writer
-        (and by a dry run, which reads no plain copy at all)."""
-        return (
-            entry.kind == "file"
-            and entry.action == "copy"
-            and not self.fix_rpath
-            and (self.dry_run or entry.size > SMALL_FILE)
-        )
+        (and by a dry run, which reads no plain copy at all). Under --fix-rpath, an ELF file
+        is read whole to rewrite its RPATH; the magic number tells, read first."""
+        if entry.kind != "file" or entry.action != "copy":
+            return False
+        if self.fix_rpath and (entry.size <= SMALL_FILE or self._elf(entry)):
+            return False
+        return self.dry_run or entry.size > SMALL_FILE
+
+    def _elf(self, entry: PlanEntry) -> bool:
+        return read_head(self.path(entry), len(ELF_MAGIC)) == ELF_MAGIC
 
     def _fix_rpath(self, entry: PlanEntry, data: bytes) -> tuple[bytes, tuple]:
         """Absolute RPATH/RUNPATH entries into the prefix become $ORIGIN-relative, in the
