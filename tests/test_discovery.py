@@ -7,15 +7,23 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
-from conda_package.core.discover import discover, resolve_name
+from conda_package.core.demo import create_demo
+from conda_package.core.discover import DiscoveredEnvironment, discover, resolve_name
 from conda_package.core.discover.condarc import (
     configured_envs_dirs,
     read_envs_dirs,
     search_path,
 )
+from conda_package.tui.app import CondaPackageApp
+from conda_package.tui.env_list import EnvironmentListScreen
+from conda_package.tui.modals import MessageModal
+from test_tui import rendered, run, settle
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
 
 
 def _env(path: Path) -> Path:
@@ -277,3 +285,56 @@ def test_yaml_is_imported_only_when_a_condarc_exists(machine):
     assert imports_yaml() == "False"
     _write(machine / "home" / ".condarc", "envs_dirs: []\n")
     assert imports_yaml() == "True"
+
+
+def test_the_tui_finds_environments_before_it_runs_or_in_a_worker(machine, monkeypatch):
+    """Discovery stats many paths (slow on a network home): never on the TUI's event loop."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(machine / "cache"))
+    demo = create_demo(str(machine / "demo"))
+    found = [DiscoveredEnvironment("demo", demo, "~/.conda/environments.txt")]
+    threads: list[threading.Thread] = []
+
+    def find_environments() -> list[DiscoveredEnvironment]:
+        threads.append(threading.current_thread())
+        return found
+
+    app = CondaPackageApp(find_environments=find_environments)
+    assert threads == [threading.main_thread()]  # before the app's loop runs
+
+    async def back_to_the_list(pilot: Pilot) -> None:
+        assert isinstance(pilot.app.screen, EnvironmentListScreen)  # at once
+        await settle(pilot)
+        assert len(threads) == 1  # found once
+
+    run(app, back_to_the_list)
+
+    threads.clear()
+    app = CondaPackageApp(demo, find_environments=find_environments)
+    assert threads == []  # it starts on the environment, not the list
+
+    async def leave_the_environment(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, EnvironmentListScreen)
+        assert pilot.app.screen.query_one("#env-table", DataTable).row_count == 1
+
+    run(app, leave_the_environment)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+
+
+def test_the_tui_says_when_listing_fails(machine, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(machine / "cache"))
+    demo = create_demo(str(machine / "demo"))
+
+    def find_environments() -> list[DiscoveredEnvironment]:
+        raise PermissionError(13, "Permission denied", "/somewhere")
+
+    async def leave_the_environment(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, MessageModal)
+        assert "Permission denied" in rendered(pilot.app.screen.query_one("#message", Static))
+
+    run(CondaPackageApp(demo, find_environments=find_environments), leave_the_environment)
