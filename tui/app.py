@@ -20,14 +20,16 @@ from conda_package.core import (
     discover,
     locate,
 )
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.worker import Worker, WorkerState
 
 from .env_list import EnvironmentListScreen
 from .env_screen import EnvironmentScreen
 from .messages import LeaveEnvironment, OpenEnvironment
-from .modals import HelpScreen, OpenPrefixModal
+from .modals import HelpScreen, OpenPrefixModal, show_failure
 
 Command = tuple[str, str, Callable[[], object]]
 
@@ -101,6 +103,10 @@ class CondaPackageApp(App[None]):
         self.demo = demo
         # Removed when the app is garbage collected or the interpreter exits.
         self.demo_folder: tempfile.TemporaryDirectory[str] | None = None
+        # Discovery stats many paths, slow on a network home: the list the app starts on is
+        # found here, before the app runs, so it shows at once; any later one in a worker.
+        starts_on_list = prefix is None and not demo
+        self.found_at_start = find_environments() if starts_on_list else None
 
     def on_mount(self) -> None:
         if self.demo:
@@ -112,15 +118,41 @@ class CondaPackageApp(App[None]):
 
     def show_environment_list(self) -> None:
         """Back to the list under the open screens, or a new one if the app began elsewhere."""
+        if self.back_to_environment_list():
+            return
+        if self.found_at_start is None:
+            self.find_environments_for_list()
+        else:
+            self.open_environment_list(self.found_at_start)
+
+    def back_to_environment_list(self) -> bool:
+        """Close the screens above the list; False when there is no list to go back to."""
         while len(self.screen_stack) > 2 and not isinstance(self.screen, EnvironmentListScreen):
             self.pop_screen()
-        if isinstance(self.screen, EnvironmentListScreen):
+        return isinstance(self.screen, EnvironmentListScreen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="discover")
+    def find_environments_for_list(self) -> list[DiscoveredEnvironment]:
+        return self.find_environments()
+
+    def open_environment_list(self, found: list[DiscoveredEnvironment]) -> None:
+        """Checked again: screens may have opened while discovery ran."""
+        if self.back_to_environment_list():
             return
-        screen = EnvironmentListScreen(self.find_environments())
+        screen = EnvironmentListScreen(found)
         if len(self.screen_stack) > 1:
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.node is not self or worker.group != "discover":
+            return
+        if event.state is WorkerState.SUCCESS:
+            self.open_environment_list(worker.result)
+        elif event.state is WorkerState.ERROR:
+            show_failure(self, "Cannot list the environments", worker.error)
 
     def on_open_environment(self, message: OpenEnvironment) -> None:
         self.push_screen(EnvironmentScreen(message.prefix, self.clock))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from ..errors import EnvironmentNotFound
+from .condarc import configured_envs_dirs
+
+# A config file discovery had to skip is a warning, never an error: the CLI shows it on
+# stderr (logging's last resort), the TUI in its log.
+log = logging.getLogger(__name__)
 
 # Where discover() looks, in its order, for the places that tell a user where to look.
 WHERE_DISCOVERY_LOOKS = (
@@ -42,41 +48,6 @@ def _children(envs_dir: str) -> Iterator[str]:
         yield os.path.join(envs_dir, name)
 
 
-def condarc_envs_dirs(text: str) -> list[str]:
-    """The `envs_dirs` list of a .condarc (block or flow YAML list; no YAML library needed)."""
-    dirs: list[str] = []
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        stripped = line.split("#", 1)[0].rstrip()
-        if not stripped.startswith("envs_dirs:"):
-            continue
-        rest = stripped[len("envs_dirs:") :].strip()
-        if rest.startswith("["):
-            return [v.strip().strip("'\"") for v in rest.strip("[]").split(",") if v.strip()]
-        for follow in lines[i + 1 :]:
-            item = follow.split("#", 1)[0].strip()
-            if not item:
-                continue
-            if not item.startswith("- "):
-                break
-            dirs.append(item[2:].strip().strip("'\""))
-    return dirs
-
-
-def _condarc_files(env: Mapping[str, str], home: str) -> list[str]:
-    files = ["/etc/conda/.condarc", "/etc/conda/condarc", "/var/lib/conda/.condarc"]
-    if env.get("CONDA_ROOT"):
-        files.append(os.path.join(env["CONDA_ROOT"], ".condarc"))
-    files += [
-        os.path.join(home, ".config", "conda", ".condarc"),
-        os.path.join(home, ".conda", ".condarc"),
-        os.path.join(home, ".condarc"),
-    ]
-    if env.get("CONDARC"):
-        files.append(env["CONDARC"])
-    return files
-
-
 def _candidates(env: Mapping[str, str], cwd: str, home: str) -> Iterator[tuple[str, str]]:
     try:
         with open(os.path.join(home, ".conda", "environments.txt"), encoding="utf-8") as fh:
@@ -85,18 +56,12 @@ def _candidates(env: Mapping[str, str], cwd: str, home: str) -> Iterator[tuple[s
                     yield line.strip(), "~/.conda/environments.txt"
     except OSError:
         pass
-    for rc in _condarc_files(env, home):
-        try:
-            with open(rc, encoding="utf-8") as fh:
-                envs_dirs = condarc_envs_dirs(fh.read())
-        except OSError:
-            continue
-        for d in envs_dirs:
-            for child in _children(os.path.expandvars(os.path.expanduser(d))):
-                yield child, rc
-    for d in filter(None, env.get("CONDA_ENVS_PATH", "").split(os.pathsep)):
-        for child in _children(os.path.expanduser(d)):
-            yield child, "$CONDA_ENVS_PATH"
+    configured = configured_envs_dirs(env, home, cwd)
+    for problem in configured.problems:
+        log.warning("%s", problem)
+    for envs_dir in configured.dirs:
+        for child in _children(envs_dir.path):
+            yield child, envs_dir.source
     if env.get("CONDA_PREFIX"):
         yield env["CONDA_PREFIX"], "$CONDA_PREFIX"
     if env.get("CONDA_ROOT"):
