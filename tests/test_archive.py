@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conda_package.core.archive import writers as archive
-from conda_package.core.archive.writers import (
-    EXTENSIONS,
+from conda_package.core.archive import (
     FORMATS,
     ArchiveEntry,
     TarMembers,
@@ -28,6 +26,8 @@ from conda_package.core.archive.writers import (
     open_writer,
     validate_level,
 )
+from conda_package.core.archive import zip as zip_format
+from conda_package.core.archive.formats import EXTENSIONS
 from conda_package.core.errors import CondaPackageError, UsageError
 
 # 3 MiB: several compression blocks for gz, bz2 and xz level 0; random within a bzip2
@@ -202,8 +202,8 @@ def test_round_trip(tmp_path: Path, fmt: str, level: int | None) -> None:
 
 def test_zip64(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the limits lowered, sizes, offsets and the entry count all take the zip64 path."""
-    monkeypatch.setattr(archive, "_ZIP64_LIMIT", 100)
-    monkeypatch.setattr(archive, "_ZIP_COUNT_LIMIT", 3)
+    monkeypatch.setattr(zip_format, "_ZIP64_LIMIT", 100)
+    monkeypatch.setattr(zip_format, "_ZIP_COUNT_LIMIT", 3)
     out = write(tmp_path, "zip")
     assert b"PK\x06\x06" in out.read_bytes()[-200:]  # zip64 end of central directory
     assert read_zip(out) == expected("zip")
