@@ -34,8 +34,8 @@ from conda_package.core.archive.formats import EXTENSIONS
 from conda_package.core.errors import CondaPackageError, UsageError
 
 # 3 MiB: several compression blocks for gz, bz2 and xz level 0, two zstd frames, a zip
-# member of many blocks; random within a bzip2
-# block (repeats make its sorting slow) but repeating for xz's default 4 MiB dictionary.
+# member of many blocks; random within a bzip2 block (repeats make its sorting slow) but
+# repeating for xz's default 4 MiB dictionary.
 BIG = random.Random(7).randbytes(1 << 20) * 3
 LONG_DIR = "share/" + "d" * 70
 LONG = LONG_DIR + "/" + "f" * 73  # 150 characters

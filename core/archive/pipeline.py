@@ -45,6 +45,7 @@ class Pipeline:
         self._in_flight += size
 
     def then(self, step: Callable[[], None]) -> None:
+        """Run step() once every job submitted so far has been used."""
         if self._queue:
             self._queue.append((None, step, 0))
         else:
@@ -64,10 +65,12 @@ class Pipeline:
             self._step()
 
     def drain(self) -> None:
+        """Run every queued step, then stop the threads."""
         self.wait()
         self._pool.shutdown()
 
     def abort(self) -> None:
+        """Drop queued work without waiting: the output is being dropped."""
         self._queue.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
