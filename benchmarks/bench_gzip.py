@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from conda_package.core.archive.writers import ArchiveEntry, default_level, open_writer
+from conda_package.core.archive import ArchiveEntry, default_level, open_writer
 
 CHUNK = 1 << 20
 Opener = Callable[[io.RawIOBase, int], io.BufferedIOBase]

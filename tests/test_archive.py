@@ -1,4 +1,5 @@
-"""Archive writers: every format round-trips a small tree through Python's own readers."""
+"""Archive writers: every format round-trips a tree through Python's own readers and through
+the real tools (gzip, zstd, bzip2, xz, unzip, GNU tar, bsdtar) that users extract it with."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import bz2
 import io
 import os
 import random
+import shutil
 import stat
 import struct
+import subprocess
 import tarfile
 import time
 import zipfile
@@ -17,9 +20,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conda_package.core.archive import writers as archive
-from conda_package.core.archive.writers import (
-    EXTENSIONS,
+from conda_package.core.archive import (
     FORMATS,
     ArchiveEntry,
     TarMembers,
@@ -28,10 +29,13 @@ from conda_package.core.archive.writers import (
     open_writer,
     validate_level,
 )
+from conda_package.core.archive import zip as zip_format
+from conda_package.core.archive.formats import EXTENSIONS
 from conda_package.core.errors import CondaPackageError, UsageError
 
-# 3 MiB: several compression blocks for gz, bz2 and xz level 0; random within a bzip2
-# block (repeats make its sorting slow) but repeating for xz's default 4 MiB dictionary.
+# 3 MiB: several compression blocks for gz, bz2 and xz level 0, two zstd frames, a zip
+# member of many blocks; random within a bzip2 block (repeats make its sorting slow) but
+# repeating for xz's default 4 MiB dictionary.
 BIG = random.Random(7).randbytes(1 << 20) * 3
 LONG_DIR = "share/" + "d" * 70
 LONG = LONG_DIR + "/" + "f" * 73  # 150 characters
@@ -61,6 +65,16 @@ MTIME = 1_700_000_000  # even, so zip's two-second DOS times hold it exactly
 
 # Levels beyond the defaults that exercise other block sizes.
 CASES = [(fmt, None) for fmt in FORMATS] + [("tar.xz", 0), ("tar.bz2", 1), ("zip", 0)]
+
+# The tool that checks each compressed format whole, and the tools users extract with.
+TESTERS = {
+    "tar.gz": ["gzip", "-t"],
+    "tar.zst": ["zstd", "-q", "-t"],
+    "tar.bz2": ["bzip2", "-t"],
+    "tar.xz": ["xz", "-t"],
+    "zip": ["unzip", "-tq"],
+}
+EXTRACTORS = {"zip": ("unzip", "bsdtar")}  # tar formats: GNU tar and bsdtar
 
 
 @pytest.fixture(autouse=True)
@@ -193,6 +207,68 @@ def read_back(path: Path, fmt: str) -> dict[str, tuple]:
     return read_tar(path, fmt)
 
 
+def run_tool(*args: str) -> str:
+    """Run a real tool in a UTF-8 locale (for unzip's names); its output. A warning fails
+    too: a reader that had to work around the archive is a failure."""
+    result = subprocess.run(
+        args, capture_output=True, env={**os.environ, "LC_ALL": "C.UTF-8"}, check=False
+    )
+    complaint = result.stderr.decode(errors="replace")
+    assert result.returncode == 0 and not complaint, f"{' '.join(args)}: {complaint}"
+    return result.stdout.decode(errors="replace")
+
+
+def extract(tool: str, archive: Path, dest: Path) -> None:
+    dest.mkdir()
+    if tool == "unzip":
+        run_tool("unzip", "-q", str(archive), "-d", str(dest))
+    else:  # -p: modes as stored, whatever the umask
+        run_tool(tool, "-xpf", str(archive), "-C", str(dest))
+
+
+def extracted(tool: str, archive: Path, dest: Path) -> dict[str, tuple]:
+    """The tree a tool extracts, read as read_dir() does; unzip leaves symlink times alone."""
+    extract(tool, archive, dest)
+    found = read_dir(dest)
+    if tool == "unzip":
+        found = {n: (k, m, None if k == "symlink" else t, v) for n, (k, m, t, v) in found.items()}
+    return found
+
+
+def expected_extracted(fmt: str, tool: str) -> dict[str, tuple]:
+    """What extracting gives: tar's hard links share an inode as in a dir output; zip's
+    are copies; Linux symlinks have mode 0777."""
+    if fmt != "zip":
+        return expected("dir")
+    result = expected("zip")
+    for name, (kind, _, mtime, target) in result.items():
+        if kind == "symlink":
+            result[name] = (kind, 0o777, None if tool == "unzip" else mtime, target)
+    return result
+
+
+def check_with_real_tools(archive: Path, fmt: str, work: Path) -> None:
+    """The format's own tester reads the archive whole, and every extractor gives back
+    what was packed. Tools not on PATH are skipped by name, after the others ran."""
+    missing = []
+    tester = TESTERS.get(fmt)
+    if tester and shutil.which(tester[0]):
+        run_tool(*tester, str(archive))
+    elif tester:
+        missing.append(tester[0])
+    for tool in EXTRACTORS.get(fmt, ("tar", "bsdtar")):
+        # GNU tar runs the format's compressor to read it.
+        needs = [tool, tester[0]] if tool == "tar" and tester else [tool]
+        absent = [name for name in needs if not shutil.which(name)]
+        if absent:
+            missing += absent
+            continue
+        found = extracted(tool, archive, work / f"extracted-by-{tool}")
+        assert found == expected_extracted(fmt, tool), f"extracted by {tool}"
+    if missing:
+        pytest.skip(f"not on PATH: {', '.join(sorted(set(missing)))}")
+
+
 @pytest.mark.parametrize(("fmt", "level"), CASES)
 def test_round_trip(tmp_path: Path, fmt: str, level: int | None) -> None:
     out = write(tmp_path, fmt, level)
@@ -200,13 +276,42 @@ def test_round_trip(tmp_path: Path, fmt: str, level: int | None) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["src", out.name])
 
 
+@pytest.mark.parametrize(("fmt", "level"), [c for c in CASES if c[0] != "dir"] + [("tar.zst", 9)])
+def test_real_tools_read_every_format(tmp_path: Path, fmt: str, level: int | None) -> None:
+    """Over 3 MiB of content: several blocks (gzip, bzip2, xz level 0, zip members) or
+    zstd frames, each joined into one stream the real tools must read whole."""
+    out = write(tmp_path, fmt, level)
+    check_with_real_tools(out, fmt, tmp_path)
+
+
+def blocks_seen(archive: Path, fmt: str) -> int:
+    """How many zstd frames or xz blocks the format's own tool counts."""
+    if fmt == "tar.zst":
+        header, row = run_tool("zstd", "-l", str(archive)).splitlines()
+        assert header.split()[0] == "Frames"
+        return int(row.split()[0])
+    listing = run_tool("xz", "--robot", "-l", str(archive))
+    totals = next(line.split("\t") for line in listing.splitlines() if line.startswith("totals"))
+    return int(totals[2])  # after the count of streams
+
+
+@pytest.mark.parametrize(("fmt", "level"), [("tar.zst", None), ("tar.xz", 0)])
+def test_real_tools_see_several_blocks(tmp_path: Path, fmt: str, level: int | None) -> None:
+    """The tree is large enough to be cut, so the tests above read joined blocks."""
+    tool = TESTERS[fmt][0]
+    if not shutil.which(tool):
+        pytest.skip(f"not on PATH: {tool}")
+    assert blocks_seen(write(tmp_path, fmt, level), fmt) >= 2
+
+
 def test_zip64(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the limits lowered, sizes, offsets and the entry count all take the zip64 path."""
-    monkeypatch.setattr(archive, "_ZIP64_LIMIT", 100)
-    monkeypatch.setattr(archive, "_ZIP_COUNT_LIMIT", 3)
+    monkeypatch.setattr(zip_format, "_ZIP64_LIMIT", 100)
+    monkeypatch.setattr(zip_format, "_ZIP_COUNT_LIMIT", 3)
     out = write(tmp_path, "zip")
     assert b"PK\x06\x06" in out.read_bytes()[-200:]  # zip64 end of central directory
     assert read_zip(out) == expected("zip")
+    check_with_real_tools(out, "zip", tmp_path)
 
 
 @pytest.mark.parametrize(("fmt", "level"), [*[(f, None) for f in FORMATS], ("tar.xz", 0)])
@@ -256,6 +361,7 @@ def test_members_sealed_in_other_threads(tmp_path: Path, fmt: str, level: int | 
                     writer.add(entry, stream)
         writer.commit()
     assert read_tar(out, fmt) == expected(fmt)
+    check_with_real_tools(out, fmt, tmp_path)
 
 
 @pytest.mark.parametrize("fmt", ["tar.gz", "tar.zst"])
