@@ -194,10 +194,6 @@ def _bad_size(env: Path) -> None:
     edit_record(env, "tool", lambda d: d["paths_data"]["paths"][0].update(size_in_bytes="x"))
 
 
-def _bad_build_number(env: Path) -> None:
-    edit_record(env, "data", lambda d: d.update(build_number="abc"))
-
-
 def _pack(env: Path, tmp: Path, *extra: object) -> list:
     return ["-p", env, "-o", tmp / "out" / "x.tar.gz", *extra]
 
@@ -251,9 +247,6 @@ CASES: dict[str, Case] = {
     ),
     "size_in_bytes not a number": Case(
         _corrupt(_bad_size), 1, ("bin/tool: size_in_bytes 'x' is not a number", "reinstall")
-    ),
-    "build_number not a number": Case(
-        _corrupt(_bad_build_number), 1, ("build_number 'abc' is malformed", "repair the record")
     ),
     "output exists": Case(
         lambda env, tmp: ["-p", env, "-o", tmp / "out/kept.tar.gz"],
