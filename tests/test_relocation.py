@@ -6,8 +6,9 @@ import ast
 import re
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from conda_package.core.unpack import conda_unpack, shipped_files
@@ -133,16 +134,45 @@ def test_binary_room() -> None:
     assert binary_room(b"unterminated /abc", b"/abc") == relocation.UNLIMITED_ROOM
 
 
-def test_replace_binary_is_fast_on_a_big_file() -> None:
-    data = bytearray(b"\x7fELF" + bytes(range(1, 256)) * 16_000)
-    for offset in (1000, 2_000_000, 4_000_000):
+def _lines_run(func: Callable[..., object], *args: object) -> int:
+    """How many lines of the relocation module's Python func(*args) runs: the work a
+    per-byte loop or a rescan per occurrence would multiply, counted instead of timed."""
+    count = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Callable | None:
+        nonlocal count
+        if frame.f_code.co_filename != relocation.__file__:
+            return None
+        count += event == "line"
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        func(*args)
+    finally:
+        sys.settrace(previous)
+    return count
+
+
+def _binary_with_three_strings(size: int) -> bytes:
+    data = bytearray(b"\x7fELF" + bytes(range(1, 256)) * (size // 255))
+    for offset in (1000, size // 2, size - 1000):
         data[offset : offset + 40] = b"/opt/placeholder/lib\0" + b"\0" * 19
-    data = bytes(data)
-    start = time.perf_counter()
-    out = replace_binary(data, b"/opt/placeholder", b"/p")
-    assert binary_room(data, b"/opt/placeholder") == 35
-    assert time.perf_counter() - start < 0.5
-    assert len(out) == len(data) and out.count(b"/p/lib\0") == 3
+    return bytes(data)
+
+
+def test_replace_binary_work_follows_the_strings_not_the_file_size() -> None:
+    old, new = b"/opt/placeholder", b"/p"
+    small, big = _binary_with_three_strings(10_000), _binary_with_three_strings(4_000_000)
+    for data in (small, big):
+        out = replace_binary(data, old, new)
+        assert len(out) == len(data) and out.count(b"/p/lib\0") == 3
+        assert binary_room(data, old) == 35
+    # Scanning the bytes is C's work (bytes.find); Python runs once per string found.
+    on_big = _lines_run(replace_binary, big, old, new)
+    assert on_big == _lines_run(replace_binary, small, old, new) > 0
+    assert _lines_run(binary_room, big, old) == _lines_run(binary_room, small, old) > 0
 
 
 LONG = b"/home/user/" + b"very-long-directory-name/" * 5 + b"env"

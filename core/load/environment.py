@@ -154,9 +154,6 @@ class Environment:
     def editable_distributions(self) -> tuple[PipDistribution, ...]:
         return tuple(d for d in self.pip_distributions if d.editable)
 
-    def package(self, name: str) -> PackageRecord | None:
-        return next((r for r in self.records if r.name == name), None)
-
     def owner(self, relpath: str) -> PackageRecord | None:
         return self.owners.get(relpath)
 

@@ -31,13 +31,9 @@ class PackageRecord:
     name: str
     version: str
     build: str
-    build_number: int = 0
     channel: str = ""
     subdir: str = ""
-    noarch: str | None = None
-    depends: tuple[str, ...] = ()
     path_items: tuple[dict, ...] = field(default=(), repr=False, compare=False)
-    link_source: str | None = None
     record_file: str = ""
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -133,28 +129,13 @@ def parse_record(data: object, where: str) -> PackageRecord:
     missing = [key for key in ("name", "version", "build") if not data.get(key)]
     if missing:
         raise CorruptRecord(f"{where}: record lacks {', '.join(missing)}; remove or repair it")
-    link = data.get("link") or {}
-    depends = data.get("depends") or []
-    try:
-        build_number = int(data.get("build_number") or 0)
-    except (TypeError, ValueError):
-        build_number = -1
-    if build_number < 0 or not isinstance(depends, list):
-        field_ = "build_number" if build_number < 0 else "depends"
-        raise CorruptRecord(
-            f"{where}: {field_} {data.get(field_)!r} is malformed; remove or repair the record"
-        )
     return PackageRecord(
         name=str(data["name"]),
         version=str(data["version"]),
         build=str(data["build"]),
-        build_number=build_number,
         channel=str(data.get("channel") or ""),
         subdir=str(data.get("subdir") or ""),
-        noarch=data.get("noarch") if isinstance(data.get("noarch"), str) else None,
-        depends=tuple(str(d) for d in depends),
         path_items=_path_items(data, where),
-        link_source=link.get("source") if isinstance(link, dict) else None,
         record_file=os.path.basename(where),
         raw=data,
     )
