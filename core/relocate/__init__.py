@@ -1,9 +1,33 @@
-"""Prefix bytes shared by analyse, write and condapkg: restore a file to its package bytes."""
+"""Prefix bytes shared by analyse, write and condapkg: restore, search and replace, streamed."""
 
 from .restore import (
     restore_package_bytes,
 )
+from .stream import (
+    CHUNK_SIZE,
+    MAX_STRING,
+    FileMode,
+    NeedleCount,
+    PrefixScan,
+    ScanResult,
+    StreamReplace,
+    StringTooLongError,
+    read_chunks,
+    restore_verified,
+    scan,
+)
 
 __all__ = [
+    "CHUNK_SIZE",
+    "MAX_STRING",
+    "FileMode",
+    "NeedleCount",
+    "PrefixScan",
+    "ScanResult",
+    "StreamReplace",
+    "StringTooLongError",
+    "read_chunks",
     "restore_package_bytes",
+    "restore_verified",
+    "scan",
 ]
