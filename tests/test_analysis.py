@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conda_package.core.analyse.analysis import (
+from conda_package.core.analyse import (
     AnalysisCache,
     Finding,
     RelocationReport,
@@ -27,7 +27,7 @@ from conda_package.core.cli.check import summary_line
 from conda_package.core.errors import Cancelled
 from conda_package.core.load.environment import Environment
 from conda_package.core.progress import Progress
-from conda_package.core.unpack.conda_unpack import replace_binary
+from conda_package.core.unpack import replace_binary
 from conftest import cli, pip_install
 
 CC = shutil.which("cc")
