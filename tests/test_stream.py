@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conda_package.core.relocate import (
@@ -228,3 +233,44 @@ def test_read_chunks_reads_a_file_in_pieces_from_an_offset(tmp_path):
         assert b"".join(read_chunks(fd, 7, size=1000)) == data[7:]
     finally:
         os.close(fd)
+
+
+# Runs a command and prints its peak RSS (KiB) after its output: this process has no other
+# children, so RUSAGE_CHILDREN is the command's alone.
+PEAK_RSS = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stdout.write(done.stdout)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def check_with_peak_rss(prefix: Path, cache: Path) -> tuple[dict, int]:
+    exe = shutil.which("conda-package") or str(Path(sys.executable).with_name("conda-package"))
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, exe, "--check", str(prefix), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(cache)},
+        timeout=300,
+        check=True,
+    )
+    report, _, peak = done.stdout.rpartition("}")
+    return json.loads(report + "}"), int(peak) * 1024
+
+
+def test_check_finds_the_prefix_in_a_large_file_without_holding_it(small_env, tmp_path):
+    """64 MiB, the prefix once across the first 1 MiB boundary with no room after it: the
+    finding is reported, and --check needs far less memory than the file is large."""
+    _, baseline = check_with_peak_rss(small_env, tmp_path / "cache")
+    needle = os.fsencode(str(small_env))
+    big = small_env / "share" / "big.bin"
+    with open(big, "wb") as fh:
+        fh.truncate(64 << 20)  # zeros: a binary file
+        fh.seek(CHUNK_SIZE - len(needle) // 2)
+        fh.write(needle + b"/lib\0Z")
+    report, peak = check_with_peak_rss(small_env, tmp_path / "cache")
+    found = [f for f in report["findings"] if f["path"] == "share/big.bin"]
+    assert [f["code"] for f in found] == ["binary-prefix-no-room"]
+    assert f"at most {len(needle)} bytes" in found[0]["message"]
+    assert peak - baseline < 16 << 20, (baseline, peak)

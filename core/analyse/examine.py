@@ -83,7 +83,9 @@ def _read_facts(
     task: FileTask, prefixes: tuple[bytes, ...], fd: int, cancel: threading.Event | None
 ) -> FileFacts:
     first = os.pread(fd, min(task.size, CHUNK_SIZE) if task.whole else HEAD, 0)
-    elf, elf_error = _parse_elf(FileBytes(first, fd, os.fstat(fd).st_size))
+    elf = elf_error = None
+    if is_elf(first):
+        elf, elf_error = _parse_elf(FileBytes(first, fd, os.fstat(fd).st_size))
     kind: FileKind = "elf" if is_elf(first) else "binary" if b"\0" in first[:HEAD] else "text"
     if not task.whole:
         return FileFacts(kind, elf, elf_error)
@@ -99,8 +101,6 @@ def _read_facts(
 
 
 def _parse_elf(source: FileBytes) -> tuple[ElfInfo | None, str | None]:
-    if not is_elf(source.head):
-        return None, None
     try:
         return read_elf(source), None
     except ElfError as exc:

@@ -25,6 +25,8 @@ MAX_STRING = 16 << 20
 FileMode = Literal["text", "binary"]
 
 _NON_NUL = re.compile(b"[^\x00]")
+# Output pieces of one chunk kept apart before they are joined: few, also for tiny strings.
+_MAX_PIECES = 256
 
 
 class StringTooLongError(RelocationError):
@@ -67,8 +69,15 @@ class _Strings:
         self._run = 0  # NULs so far after its terminator
 
     def walk(self, chunk: bytes) -> None:
-        buf = self._tail + chunk
-        told = len(self._tail) if self._state is _State.STRING else 0
+        tail = self._tail
+        seam = len(self.needle) - 1
+        if tail and len(chunk) >= seam and self.needle not in tail + chunk[:seam]:
+            # No occurrence begins in the tail: done with it, the chunk is walked alone.
+            if self._state is _State.SEEK:
+                self._between(tail, 0, len(tail))
+            tail = b""
+        buf = tail + chunk if tail else chunk
+        told = len(tail) if self._state is _State.STRING else 0
         at = 0
         while True:
             if self._state is _State.NULS:
@@ -233,7 +242,8 @@ class _BinaryReplace(_Strings):
     def __init__(self, old: bytes, new: bytes) -> None:
         super().__init__(old)
         self._new = new
-        self._out = bytearray()
+        self._out: list[bytes | memoryview] = []
+        self._joined = bytearray()  # output of a chunk with many strings, joined as it goes
         self._held = bytearray()
         self._owed = 0  # NULs the last string's growth takes from the padding after it
         self._failed = False  # a string had no room: output stops, finish() raises
@@ -249,13 +259,23 @@ class _BinaryReplace(_Strings):
         return self._take()
 
     def _take(self) -> bytes:
-        out = bytes(self._out)
+        out = b"".join(self._out)
+        if self._joined:
+            self._joined += out
+            out = bytes(self._joined)
+            self._joined.clear()
         self._out.clear()
         return out
 
+    def _put(self, piece: bytes | memoryview) -> None:
+        self._out.append(piece)
+        if len(self._out) >= _MAX_PIECES:
+            self._joined += b"".join(self._out)
+            self._out.clear()
+
     def _between(self, buf: bytes, start: int, stop: int) -> None:
-        if not self._failed:
-            self._out += memoryview(buf)[start:stop]
+        if not self._failed and stop > start:
+            self._put(memoryview(buf)[start:stop])
 
     def _inside(self, buf: bytes, start: int, stop: int) -> None:
         if self._failed:
@@ -272,8 +292,7 @@ class _BinaryReplace(_Strings):
         if self._failed:
             return
         growth = (len(self._new) - len(self.needle)) * count
-        self._out += self._held.replace(self.needle, self._new)
-        self._out += bytes(1 + max(0, -growth))
+        self._put(bytes(self._held.replace(self.needle, self._new) + bytes(1 + max(0, -growth))))
         self._owed = max(0, growth)
         self._held.clear()
 
@@ -281,16 +300,17 @@ class _BinaryReplace(_Strings):
         taken = min(count, self._owed)
         self._owed -= taken
         if not self._failed and count > taken:
-            self._out += bytes(count - taken)
+            self._put(bytes(count - taken))
 
     def _run_ended(self) -> None:
         if self._owed:
             self._failed, self._owed = True, 0
             self._out.clear()
+            self._joined.clear()
 
     def _unterminated(self) -> None:
         if not self._failed:
-            self._out += self._held
+            self._put(bytes(self._held))
             self._held.clear()
 
 
