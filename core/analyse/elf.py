@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from elftools.elf.enums import ENUM_D_TAG, ENUM_E_MACHINE, ENUM_E_TYPE, ENUM_P_TYPE_BASE
@@ -32,7 +32,7 @@ SUBDIR_MACHINES: dict[str, tuple[str, int, bool]] = {
 }
 
 
-def _names(enum: dict[str, object]) -> dict[int, str]:
+def _names(enum: Mapping[str, object]) -> dict[int, str]:
     """Value -> name; the first name wins where pyelftools lists aliases."""
     out: dict[int, str] = {}
     for name, value in enum.items():

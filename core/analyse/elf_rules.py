@@ -29,6 +29,7 @@ _TRIPLET_DIR = re.compile(r"(^|/)[\w.]+(-[\w.]+)*-linux-(gnu|musl)\w*/")
 def judge_elf(
     judge: Judge, task: FileTask, facts: FileFacts
 ) -> tuple[tuple[str, str, str | None], ...]:
+    """What an ELF file's headers mean; each NEEDED with where it comes from and its path."""
     path = task.path
     info = facts.elf
     if info is None:
@@ -40,25 +41,7 @@ def judge_elf(
             "if it is truncated, reinstall its package; its libraries were not checked",
         )
         return ()
-    subdir = judge.env.subdir
-    native = matches_subdir(info, subdir)
-    for_target = bool(_SYSROOT.search(path) or (not native and _TRIPLET_DIR.search(path)))
-    if not native and for_target:
-        judge.add(
-            "wrong-architecture",
-            Severity.INFO,
-            path,
-            f"{info.machine} {info.elf_class}-bit ELF, in a cross toolchain's directory",
-            "nothing to do: compilers link against it, nothing here loads it",
-        )
-    elif not native:
-        judge.add(
-            "wrong-architecture",
-            Severity.ERROR,
-            path,
-            f"{info.machine} {info.elf_class}-bit ELF in a {subdir} environment",
-            f"remove it, or install the build made for {subdir}",
-        )
+    for_target = _architecture(judge, path, info)
     if info.elf_type == "ET_EXEC" and not info.is_dynamic:
         judge.add(
             "static-binary",
@@ -83,6 +66,31 @@ def judge_elf(
             "relink it, or patchelf --set-interpreter to the system's ld.so",
         )
     return needed
+
+
+def _architecture(judge: Judge, path: str, info: ElfInfo) -> bool:
+    """Whether the file is a cross toolchain's target library (which nothing here loads);
+    a foreign machine anywhere else is an error."""
+    subdir = judge.env.subdir
+    native = matches_subdir(info, subdir)
+    for_target = bool(_SYSROOT.search(path) or (not native and _TRIPLET_DIR.search(path)))
+    if not native and for_target:
+        judge.add(
+            "wrong-architecture",
+            Severity.INFO,
+            path,
+            f"{info.machine} {info.elf_class}-bit ELF, in a cross toolchain's directory",
+            "nothing to do: compilers link against it, nothing here loads it",
+        )
+    elif not native:
+        judge.add(
+            "wrong-architecture",
+            Severity.ERROR,
+            path,
+            f"{info.machine} {info.elf_class}-bit ELF in a {subdir} environment",
+            f"remove it, or install the build made for {subdir}",
+        )
+    return for_target
 
 
 def _where(judge: Judge, name: str, found: str | None, path: str, for_target: bool) -> str:

@@ -19,20 +19,10 @@ from .judge import Judge
 
 
 def judge_file(judge: Judge, task: FileTask, facts: FileFacts, mode: int) -> FileAnalysis | None:
+    """What a regular file's facts mean; None when nothing about it is worth showing."""
     path = task.path
     before = len(judge.findings)
-    if mode & 0o6000:
-        bits = " and ".join(
-            name for bit, name in ((0o4000, "setuid"), (0o2000, "setgid")) if mode & bit
-        )
-        judge.add(
-            "setuid-setgid",
-            Severity.WARNING,
-            path,
-            f"has the {bits} bit (mode {stat.S_IMODE(mode):o})",
-            "archives keep the bit, which unpacking as root makes live: clear it"
-            " (chmod u-s,g-s) unless it is meant",
-        )
+    _mode_bits(judge, path, mode)
     if facts.unreadable is not None:
         judge.add(
             "unreadable",
@@ -48,6 +38,21 @@ def judge_file(judge: Judge, task: FileTask, facts: FileFacts, mode: int) -> Fil
     if not shown:
         return None
     return FileAnalysis(path, facts.kind, prefix_mode, task.placeholder, room, facts.elf, needed)
+
+
+def _mode_bits(judge: Judge, path: str, mode: int) -> None:
+    if mode & 0o6000:
+        bits = " and ".join(
+            name for bit, name in ((0o4000, "setuid"), (0o2000, "setgid")) if mode & bit
+        )
+        judge.add(
+            "setuid-setgid",
+            Severity.WARNING,
+            path,
+            f"has the {bits} bit (mode {stat.S_IMODE(mode):o})",
+            "archives keep the bit, which unpacking as root makes live: clear it"
+            " (chmod u-s,g-s) unless it is meant",
+        )
 
 
 def _prefix_use(judge: Judge, task: FileTask, facts: FileFacts) -> tuple[str | None, int | None]:

@@ -3,18 +3,20 @@
 from .restore import (
     restore_package_bytes,
 )
+from .scan import (
+    NeedleCount,
+    PrefixScan,
+    ScanResult,
+    scan,
+)
 from .stream import (
     CHUNK_SIZE,
     MAX_STRING,
     FileMode,
-    NeedleCount,
-    PrefixScan,
-    ScanResult,
     StreamReplace,
     StringTooLongError,
     read_chunks,
     restore_verified,
-    scan,
 )
 
 __all__ = [
