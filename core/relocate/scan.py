@@ -8,17 +8,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from typing import Literal
 
 from ..unpack import UNLIMITED_ROOM
 
 _NON_NUL = re.compile(b"[^\x00]")
 
 
-class _State(Enum):
-    SEEK = "seek"  # between strings, looking for the needle
-    STRING = "string"  # inside a string holding it, looking for its terminator
-    NULS = "nuls"  # in the NULs after that terminator
+# Where the walk is: between strings, looking for the needle ("seek"); inside a string
+# holding it, looking for its terminator ("string"); in the NULs after that ("nuls").
+# Strings, not an Enum: the loop compares them for every string of a file.
+_State = Literal["seek", "string", "nuls"]
 
 
 class StringWalk:
@@ -38,21 +38,61 @@ class StringWalk:
         self._overlaps = any(needle[k:] == needle[: len(needle) - k] for k in range(1, len(needle)))
         self.count = 0
         self.room = UNLIMITED_ROOM
-        self._state = _State.SEEK
+        self._state: _State = "seek"
         self._tail = b""  # the last bytes fed where the needle may still begin
         self._in_string = 0  # occurrences in the current string
         self._run = 0  # NULs so far after its terminator
 
     def walk(self, chunk: bytes) -> None:
+        """One loop over the three states, with few calls per string: a binary may hold
+        thousands of strings a megabyte."""
         buf, told = self._after_tail(chunk)
-        position: tuple[int, int] | None = (told, 0)
-        while position is not None:
-            if self._state is _State.SEEK:
-                position = self._seek(buf, *position)
-            elif self._state is _State.STRING:
-                position = self._to_terminator(buf, *position)
+        needle, hears, state, at = self.needle, self._hears, self._state, 0
+        while True:
+            if state == "seek":
+                start = buf.find(needle, at)
+                if start < 0:
+                    cut = max(at, len(buf) - len(needle) + 1)
+                    if hears:
+                        self._between(buf, told, cut)
+                    self._tail = buf[cut:]
+                    break
+                if hears:
+                    self._between(buf, told, start)
+                self.count += 1
+                self._in_string = 1
+                told, at, state = start, start + len(needle), "string"
+            elif state == "string":
+                nul = buf.find(b"\0", at)
+                if nul < 0:
+                    found, at = self._matches(buf, at, len(buf))
+                    self.count += found
+                    self._in_string += found
+                    if hears:
+                        self._inside(buf, told, len(buf))
+                    self._tail = buf[max(at, len(buf) - len(needle) + 1) :]
+                    break
+                found = buf.count(needle, at, nul)  # no occurrence spans the NUL
+                self.count += found
+                self._in_string += found
+                if hears:
+                    self._terminated(buf, told, nul, self._in_string)
+                self._run = 0
+                told = at = nul + 1
+                state = "nuls"
             else:
-                position = self._through_nuls(buf, *position)
+                other = _NON_NUL.search(buf, at)
+                stop = other.start() if other else len(buf)
+                self._run += stop - at
+                if hears:
+                    self._nuls(stop - at)
+                if other is None:
+                    self._tail = b""
+                    break
+                self._close_run()
+                told = at = stop
+                state = "seek"
+        self._state = state
 
     def _after_tail(self, chunk: bytes) -> tuple[bytes, int]:
         """The bytes to walk (the tail, if an occurrence may begin there, and the chunk), and
@@ -60,65 +100,25 @@ class StringWalk:
         tail = self._tail
         seam = len(self.needle) - 1
         if tail and len(chunk) >= seam and self.needle not in tail + chunk[:seam]:
-            if self._state is _State.SEEK:
+            if self._state == "seek" and self._hears:
                 self._between(tail, 0, len(tail))
             tail = b""
-        told = len(tail) if self._state is _State.STRING else 0
+        told = len(tail) if self._state == "string" else 0
         return (tail + chunk if tail else chunk), told
-
-    # Each step goes from (told, at) in buf to the next, or returns None at its end; `told`:
-    # bytes before it were handed on; `at`: where the search goes on.
-    def _seek(self, buf: bytes, told: int, at: int) -> tuple[int, int] | None:
-        start = buf.find(self.needle, at)
-        if start < 0:
-            cut = max(at, len(buf) - len(self.needle) + 1)
-            self._between(buf, told, cut)
-            self._tail = buf[cut:]
-            return None
-        self._between(buf, told, start)
-        self.count += 1
-        self._in_string = 1
-        self._state = _State.STRING
-        return start, start + len(self.needle)
-
-    def _to_terminator(self, buf: bytes, told: int, at: int) -> tuple[int, int] | None:
-        nul = buf.find(b"\0", at)
-        stop = nul if nul >= 0 else len(buf)
-        found, at = self._matches(buf, at, stop)
-        self.count += found
-        self._in_string += found
-        self._inside(buf, told, stop)
-        if nul < 0:
-            self._tail = buf[max(at, len(buf) - len(self.needle) + 1) :]
-            return None
-        self._terminated(self._in_string)
-        self._state, self._run = _State.NULS, 0
-        return nul + 1, nul + 1
-
-    def _through_nuls(self, buf: bytes, _told: int, at: int) -> tuple[int, int] | None:
-        found = _NON_NUL.search(buf, at)
-        stop = found.start() if found else len(buf)
-        self._run += stop - at
-        self._nuls(stop - at)
-        if found is None:
-            self._tail = b""
-            return None
-        self._end_run()
-        return stop, stop
 
     def end(self) -> None:
         """The end of the data: it ends a run of NULs, and leaves a string unterminated."""
-        if self._state is _State.SEEK:
+        if self._state == "nuls":
+            self._close_run()
+        elif self._hears and self._state == "seek":
             self._between(self._tail, 0, len(self._tail))
-        elif self._state is _State.STRING:
+        elif self._hears:
             self._unterminated()
-        else:
-            self._end_run()
-        self._tail = b""
+        self._state, self._tail = "seek", b""
 
     def _matches(self, buf: bytes, at: int, stop: int) -> tuple[int, int]:
         """How often the needle occurs in buf[at:stop], as count() counts, and where the last
-        occurrence ends (`at` when none): found by C code, not a Python loop, when it can."""
+        occurrence ends (`at` when none): by C code, not a Python loop, unless it overlaps."""
         if not self._overlaps:
             last = buf.rfind(self.needle, at, stop)
             end = at if last < 0 else last + len(self.needle)
@@ -130,20 +130,23 @@ class StringWalk:
             start = buf.find(self.needle, at, stop)
         return found, at
 
-    def _end_run(self) -> None:
+    def _close_run(self) -> None:
         """A string's room is the needle plus its share of the NULs after its terminator."""
         self.room = min(self.room, len(self.needle) + self._run // self._in_string)
-        self._run_ended()
-        self._state = _State.SEEK
+        if self._hears:
+            self._run_ended()
 
-    # What subclasses hear; buf[start:stop] is theirs to copy, not to keep.
+    # What subclasses hear, when they set _hears; buf[start:stop] is theirs to copy, not keep.
+    _hears = False
+
     def _between(self, buf: bytes, start: int, stop: int) -> None:
         pass
 
     def _inside(self, buf: bytes, start: int, stop: int) -> None:
         pass
 
-    def _terminated(self, count: int) -> None:
+    def _terminated(self, buf: bytes, start: int, stop: int, count: int) -> None:
+        """The string's last bytes, up to its terminator, and how often it holds the needle."""
         pass
 
     def _nuls(self, count: int) -> None:

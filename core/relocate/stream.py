@@ -60,6 +60,8 @@ class _TextReplace:
 class _BinaryReplace(StringWalk):
     """replace_binary() in chunks: holds a string from its first `old` to its terminator."""
 
+    _hears = True
+
     def __init__(self, old: bytes, new: bytes) -> None:
         super().__init__(old)
         self._new = new
@@ -99,9 +101,12 @@ class _BinaryReplace(StringWalk):
             self._put(memoryview(buf)[start:stop])
 
     def _inside(self, buf: bytes, start: int, stop: int) -> None:
-        if self._failed:
-            return
-        self._held += memoryview(buf)[start:stop]
+        if not self._failed:
+            self._hold(memoryview(buf)[start:stop])
+
+    def _hold(self, piece: bytes | memoryview) -> None:
+        """Carry a string until its terminator, to MAX_STRING bytes."""
+        self._held += piece
         if len(self._held) > MAX_STRING:
             raise StringTooLongError(
                 f"a string holding {self.needle.decode('utf-8', 'replace')} runs over"
@@ -109,13 +114,17 @@ class _BinaryReplace(StringWalk):
                 f" strings up to {MAX_STRING >> 20} MiB"
             )
 
-    def _terminated(self, count: int) -> None:
+    def _terminated(self, buf: bytes, start: int, stop: int, count: int) -> None:
         if self._failed:
             return
+        string = buf[start:stop]
+        if self._held:  # it began in an earlier chunk
+            self._hold(string)
+            string = bytes(self._held)
+            self._held.clear()
         growth = (len(self._new) - len(self.needle)) * count
-        self._put(bytes(self._held.replace(self.needle, self._new) + bytes(1 + max(0, -growth))))
+        self._put(string.replace(self.needle, self._new) + bytes(1 + max(0, -growth)))
         self._owed = max(0, growth)
-        self._held.clear()
 
     def _nuls(self, count: int) -> None:
         taken = min(count, self._owed)
