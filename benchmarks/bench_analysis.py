@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conda_package.core.analyse.analysis import AnalysisCache, Severity, analyse
+from conda_package.core.analyse import AnalysisCache, Severity, analyse
 from conda_package.core.load.environment import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

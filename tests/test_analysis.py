@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conda_package.core.analyse.analysis import (
+from conda_package.core.analyse import (
     AnalysisCache,
     Finding,
     RelocationReport,

@@ -16,14 +16,14 @@ import pytest
 from conda_package.core.analyse.elf import (
     SUBDIR_MACHINES,
     ElfError,
-    expand_origin,
+    FileBytes,
     is_elf,
     matches_subdir,
     origin_relative,
     read_elf,
-    resolve_needed,
     rewrite_rpath,
 )
+from conda_package.core.analyse.ldso import expand_origin, resolve_needed
 from elftools.elf.elffile import ELFFile
 from elftools.elf.enums import ENUM_E_MACHINE
 
@@ -254,6 +254,33 @@ def test_truncated(built, size):
     data = (built.env / "bin" / "prog_runpath").read_bytes()
     with pytest.raises(ElfError):
         read_elf(data[:size])
+
+
+def read_from_file(path: Path, head_size: int):
+    """read_elf over an open file of which only the first `head_size` bytes were read."""
+    with open(path, "rb") as fh:
+        head = fh.read(head_size)
+        try:
+            return read_elf(FileBytes(head, fh.fileno(), os.fstat(fh.fileno()).st_size))
+        except ElfError as exc:
+            return str(exc)
+
+
+@pytest.mark.parametrize("head_size", [0, 16, 100, 1000, 1 << 20])
+def test_a_file_read_from_its_head_on_parses_as_the_whole(built, tmp_path, head_size):
+    """Headers and strings past the head are read where they lie, with the same result (or the
+    same error, for files cut short)."""
+    for path in (built.env / "bin" / "prog_rpath", built.with_bar, built.env / "lib/libfoo.so"):
+        assert read_from_file(path, head_size) == info_of(path)
+    data = (built.env / "bin" / "prog_runpath").read_bytes()
+    for size in (30, 100, 2000, len(data) - 100):
+        cut = tmp_path / f"cut-{size}"
+        cut.write_bytes(data[:size])
+        try:
+            whole = read_elf(data[:size])
+        except ElfError as exc:
+            whole = str(exc)
+        assert read_from_file(cut, head_size) == whole
 
 
 def test_corruption_only_raises_elf_error(built):

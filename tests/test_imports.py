@@ -151,7 +151,7 @@ for name in core.__all__:
 print(wrong, core.analyse.__module__, core.discover.__module__, core.pack.__module__)
 """
     assert _fresh(code) == (
-        "[] conda_package.core.analyse.analysis conda_package.core.discover.envs"
+        "[] conda_package.core.analyse.run conda_package.core.discover.envs"
         " conda_package.core.write.packer"
     )
 

@@ -1,13 +1,17 @@
 """Relocation findings per file: the ELF reader, the rules, and their cache."""
 
-from .analysis import (
+from .cache import (
     AnalysisCache,
+    default_cache,
+)
+from .findings import (
     FileAnalysis,
     Finding,
     RelocationReport,
     Severity,
+)
+from .run import (
     analyse,
-    default_cache,
     target_findings,
 )
 

@@ -10,16 +10,15 @@ ELF files. pyelftools supplies the names (e_machine, e_type) and the tag numbers
 
 from __future__ import annotations
 
-import glob
 import os
 import posixpath
-import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from elftools.elf.enums import ENUM_D_TAG, ENUM_E_MACHINE, ENUM_E_TYPE, ENUM_P_TYPE_BASE
+
+from ..paths import fsencode
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -32,20 +31,8 @@ SUBDIR_MACHINES: dict[str, tuple[str, int, bool]] = {
     "linux-armv7l": ("EM_ARM", 32, True),
 }
 
-# Where glibc's ld.so looks last (its trusted directories), for both multiarch layouts.
-DEFAULT_LIB_DIRS = (
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib/aarch64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-)
 
-
-def _names(enum: dict[str, object]) -> dict[int, str]:
+def _names(enum: Mapping[str, object]) -> dict[int, str]:
     """Value -> name; the first name wins where pyelftools lists aliases."""
     out: dict[int, str] = {}
     for name, value in enum.items():
@@ -138,88 +125,160 @@ class _Parsed:
     strtab: tuple[int, int]  # file offset, end offset (both 0 when unused)
 
 
-def _check(data: bytes | bytearray, offset: int, size: int, what: str) -> None:
-    if offset + size > len(data):
+# Strings and tables are read this much at a time: nothing is read whole that need not be.
+_PIECE = 4096
+
+
+class _Bytes:
+    """Bytes already in memory (a buffer the packer rewrites, or bytes a test built)."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        self.data = data
+        self.size = len(data)
+
+    def read(self, offset: int, size: int) -> bytes:
+        return bytes(self.data[offset : offset + size])
+
+
+@dataclass(frozen=True)
+class FileBytes:
+    """An open file for the parser: its head, already read, and the rest read on demand.
+
+    The head holds the headers of almost every file; the dynamic strings of a large
+    library may lie beyond, and are read where they are, never with the whole file.
+    """
+
+    head: bytes
+    fd: int
+    size: int
+
+    def read(self, offset: int, size: int) -> bytes:
+        if offset + size <= len(self.head):
+            return self.head[offset : offset + size]
+        return os.pread(self.fd, size, offset)
+
+
+_Source = _Bytes | FileBytes
+
+
+def _check(src: _Source, offset: int, size: int, what: str) -> None:
+    if offset + size > src.size:
         raise ElfError(
-            f"truncated: {what} at offset {offset} needs {size} bytes, file has {len(data)}"
+            f"truncated: {what} at offset {offset} needs {size} bytes, file has {src.size}"
         )
 
 
-def _cstring(data: bytes | bytearray, offset: int, end: int, what: str) -> bytes:
+def _until_nul(src: _Source, offset: int, end: int) -> tuple[bytes, bool]:
+    """The bytes from `offset` up to the first NUL before `end`, and whether there was one."""
+    parts: list[bytes] = []
+    while offset < end:
+        piece = src.read(offset, min(_PIECE, end - offset))
+        stop = piece.find(b"\0")
+        if stop >= 0:
+            parts.append(piece[:stop])
+            return b"".join(parts), True
+        if not piece:
+            break
+        parts.append(piece)
+        offset += len(piece)
+    return b"".join(parts), False
+
+
+def _cstring(src: _Source, offset: int, end: int, what: str) -> bytes:
     if offset >= end:
         raise ElfError(f"{what} string offset {offset} is outside the string table")
-    stop = data.find(b"\0", offset, end)
-    if stop < 0:
+    string, terminated = _until_nul(src, offset, end)
+    if not terminated:
         raise ElfError(f"{what} string at offset {offset} is not terminated (truncated?)")
-    return bytes(data[offset:stop])
+    return string
 
 
-def _parse(data: bytes | bytearray) -> _Parsed:
-    if len(data) < 16 or data[:4] != ELF_MAGIC:
+def _records(src: _Source, offset: int, count: int, size: int) -> Iterator[memoryview]:
+    """`count` table entries of `size` bytes from `offset`, read a piece at a time."""
+    if not count:
+        return  # e_phentsize may be 0 when there is no program header
+    per_piece = max(1, _PIECE // size)
+    for first in range(0, count, per_piece):
+        n = min(per_piece, count - first)
+        piece = memoryview(src.read(offset + first * size, n * size))
+        for k in range(n):
+            yield piece[k * size : (k + 1) * size]
+
+
+def _parse(src: _Source) -> _Parsed:
+    ident = src.read(0, 16)
+    if len(ident) < 16 or ident[:4] != ELF_MAGIC:
         raise ElfError("not an ELF file (no \\x7fELF magic)")
-    if data[4] not in (1, 2):
-        raise ElfError(f"unknown ELF class {data[4]}")
-    if data[5] not in (1, 2):
-        raise ElfError(f"unknown ELF data encoding {data[5]}")
-    elf_class, little = (32, 64)[data[4] - 1], data[5] == 1
+    if ident[4] not in (1, 2):
+        raise ElfError(f"unknown ELF class {ident[4]}")
+    if ident[5] not in (1, 2):
+        raise ElfError(f"unknown ELF data encoding {ident[5]}")
+    elf_class, little = (32, 64)[ident[4] - 1], ident[5] == 1
     lay = _LAYOUTS[elf_class, little]
-    _check(data, 16, lay.header.size, "ELF header")
-    (e_type, e_machine, _, _, phoff, shoff, _, _, phentsize, phnum, _, _, _) = (
-        lay.header.unpack_from(data, 16)
+    _check(src, 16, lay.header.size, "ELF header")
+    (e_type, e_machine, _, _, phoff, shoff, _, _, phentsize, phnum, _, _, _) = lay.header.unpack(
+        src.read(16, lay.header.size)
     )
     if phnum == PN_XNUM:
         # The real count lives in sh_info of section header 0 (which starts with
         # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info).
         info_at = shoff + (28 if elf_class == 32 else 44)
-        _check(data, info_at, 4, "section header 0 (program header count)")
-        phnum = struct.unpack_from("<I" if little else ">I", data, info_at)[0]
+        _check(src, info_at, 4, "section header 0 (program header count)")
+        phnum = struct.unpack("<I" if little else ">I", src.read(info_at, 4))[0]
     if phnum and phentsize < lay.phdr.size:
         raise ElfError(f"e_phentsize {phentsize} is smaller than a program header")
-    _check(data, phoff, phnum * phentsize, "program header table")
+    _check(src, phoff, phnum * phentsize, "program header table")
 
     i_type, i_off, i_vaddr, i_filesz = lay.phdr_fields
     loads: list[tuple[int, int, int]] = []
     interp: bytes | None = None
     dyn_seg: tuple[int, int] | None = None
-    for n in range(phnum):
-        ph = lay.phdr.unpack_from(data, phoff + n * phentsize)
+    for entry in _records(src, phoff, phnum, phentsize):
+        ph = lay.phdr.unpack_from(entry)
         p_type, p_offset, p_filesz = ph[i_type], ph[i_off], ph[i_filesz]
         if p_type == PT_LOAD:
             loads.append((ph[i_vaddr], p_filesz, p_offset))
         elif p_type == PT_INTERP and interp is None:
-            _check(data, p_offset, p_filesz, "PT_INTERP")
-            interp = bytes(data[p_offset : p_offset + p_filesz]).split(b"\0", 1)[0]
+            _check(src, p_offset, p_filesz, "PT_INTERP")
+            interp = _until_nul(src, p_offset, p_offset + p_filesz)[0]
         elif p_type == PT_DYNAMIC and dyn_seg is None:
-            _check(data, p_offset, p_filesz, "PT_DYNAMIC")
+            _check(src, p_offset, p_filesz, "PT_DYNAMIC")
             dyn_seg = (p_offset, p_filesz)
 
     dynamic: list[tuple[int, int]] = []
     if dyn_seg is not None:
         offset, size = dyn_seg
-        usable = size - size % lay.dyn_size
-        for tag, val in struct.iter_unpack(lay.dyn, memoryview(data)[offset : offset + usable]):
+        for entry in _records(src, offset, size // lay.dyn_size, lay.dyn_size):
+            tag, val = struct.unpack(lay.dyn, entry)
             if tag == DT_NULL:
                 break
             dynamic.append((tag, val))
 
     strtab = (0, 0)
     if any(tag in _STRING_TAGS for tag, _ in dynamic):
-        values = dict(reversed(dynamic))  # the first occurrence of each tag wins
-        if DT_STRTAB not in values:
-            raise ElfError("dynamic segment has string entries but no DT_STRTAB")
-        addr = values[DT_STRTAB]
-        for vaddr, filesz, p_offset in loads:
-            if vaddr <= addr < vaddr + filesz:
-                start = addr - vaddr + p_offset
-                # The table ends at DT_STRSZ, the end of its PT_LOAD, or the end of the data.
-                end = min(vaddr + filesz - addr, values.get(DT_STRSZ, filesz)) + start
-                strtab = (start, min(end, len(data)))
-                break
-        else:
-            raise ElfError(f"DT_STRTAB address {addr:#x} is not in any PT_LOAD segment")
+        strtab = _strtab(dict(reversed(dynamic)), loads, src.size)
     return _Parsed(
         elf_class, little, e_machine, e_type, interp, dyn_seg is not None, tuple(dynamic), strtab
     )
+
+
+def _strtab(
+    values: dict[int, int], loads: list[tuple[int, int, int]], size: int
+) -> tuple[int, int]:
+    """Where the dynamic string table lies in the file: the PT_LOAD holding DT_STRTAB says.
+
+    `values`: the first value of each dynamic tag.
+    """
+    if DT_STRTAB not in values:
+        raise ElfError("dynamic segment has string entries but no DT_STRTAB")
+    addr = values[DT_STRTAB]
+    for vaddr, filesz, p_offset in loads:
+        if vaddr <= addr < vaddr + filesz:
+            start = addr - vaddr + p_offset
+            # The table ends at DT_STRSZ, the end of its PT_LOAD, or the end of the file.
+            end = min(vaddr + filesz - addr, values.get(DT_STRSZ, filesz)) + start
+            return start, min(end, size)
+    raise ElfError(f"DT_STRTAB address {addr:#x} is not in any PT_LOAD segment")
 
 
 def _decode(raw: bytes) -> str:
@@ -231,10 +290,11 @@ def is_elf(head: bytes) -> bool:
     return head[:4] == ELF_MAGIC
 
 
-def read_elf(data: bytes) -> ElfInfo:
-    """Parse bytes the caller already read (each file is read once for all analyses)."""
+def read_elf(data: bytes | FileBytes) -> ElfInfo:
+    """Parse bytes the caller already read, or an open file from its head on."""
+    src = data if isinstance(data, FileBytes) else _Bytes(data)
     try:
-        p = _parse(data)
+        p = _parse(src)
         start, end = p.strtab
         rpath: list[str] = []
         runpath: list[str] = []
@@ -242,7 +302,7 @@ def read_elf(data: bytes) -> ElfInfo:
         soname: str | None = None
         for tag, val in p.dynamic:
             if tag in _STRING_TAGS:
-                text = _decode(_cstring(data, start + val, end, _STRING_TAGS[tag]))
+                text = _decode(_cstring(src, start + val, end, _STRING_TAGS[tag]))
                 if tag == DT_NEEDED:
                     needed.append(text)
                 elif tag == DT_RPATH:
@@ -273,92 +333,6 @@ def matches_subdir(info: ElfInfo, subdir: str) -> bool:
     return expected is None or expected == (info.machine, info.elf_class, info.little_endian)
 
 
-# ld.so only expands a dynamic string token when no identifier character follows it.
-_DST = re.compile(r"\$(?:\{(ORIGIN|LIB|PLATFORM)\}|(ORIGIN|LIB|PLATFORM)(?![A-Za-z0-9_]))")
-
-
-def expand_origin(entry: str, file_dir: str) -> str:
-    """Lexical expansion: $ORIGIN is the file's directory as given, symlinks not resolved.
-
-    $LIB becomes "lib" (conda's layout, not the multiarch one ld.so would pick) and
-    $PLATFORM stays, since it depends on the CPU that runs the program.
-    """
-    origin = posixpath.abspath(file_dir)
-
-    def token(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return {"ORIGIN": origin, "LIB": "lib"}.get(name, match.group(0))
-
-    return posixpath.normpath(_DST.sub(token, entry))
-
-
-def _conf_dirs(path: str, seen: set[str]) -> list[str]:
-    if path in seen:
-        return []
-    seen.add(path)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return []
-    dirs: list[str] = []
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        if line.startswith("include") and line[7:8].isspace():
-            for pattern in line[8:].split():
-                pattern = posixpath.join(posixpath.dirname(path), pattern)
-                for conf in sorted(glob.glob(pattern)):
-                    dirs.extend(_conf_dirs(conf, seen))
-        elif line.startswith("/"):
-            dirs.append(posixpath.normpath(line))
-    return dirs
-
-
-@lru_cache(maxsize=1)
-def system_lib_dirs() -> tuple[str, ...]:
-    """ld.so.conf directories (what ld.so.cache holds), then the built-in defaults.
-
-    Cached: the analysis resolves every file of an environment against them.
-    """
-    seen: set[str] = set()
-    dirs = _conf_dirs("/etc/ld.so.conf", seen)
-    for conf in sorted(glob.glob("/etc/ld.so.conf.d/*.conf")):
-        dirs.extend(_conf_dirs(conf, seen))
-    return tuple(dict.fromkeys([*dirs, *DEFAULT_LIB_DIRS]))
-
-
-def resolve_needed(
-    info: ElfInfo, file_path: str, search_extra: Sequence[str] = ()
-) -> dict[str, str | None]:
-    """Where ld.so would find each DT_NEEDED of the environment as shipped.
-
-    Order: DT_RPATH (ignored when DT_RUNPATH exists), DT_RUNPATH, `search_extra`, then the
-    system directories. LD_LIBRARY_PATH is ignored on purpose: it belongs to the user's
-    shell, not to the environment. Relative search entries (including the empty entry,
-    which ld.so takes as the current directory) and relative NEEDED paths depend on the
-    cwd of whoever runs the program, so they never count as found. Simplifications: in
-    real ld.so the DT_RPATH of the loading executable (and of each loader up the chain)
-    also applies to this file's dependencies when this file has no DT_RUNPATH; and a
-    candidate of the wrong class or machine would be skipped, while here the first
-    existing path wins.
-    """
-    file_dir = posixpath.dirname(posixpath.abspath(file_path))
-    entries = [*(() if info.runpath else info.rpath), *info.runpath]
-    dirs = [expand_origin(entry, file_dir) for entry in entries]
-    search = [
-        d for d in dict.fromkeys([*dirs, *search_extra, *system_lib_dirs()]) if posixpath.isabs(d)
-    ]
-    found: dict[str, str | None] = {}
-    for name in info.needed:
-        if "/" in name:
-            found[name] = name if posixpath.isabs(name) and os.path.exists(name) else None
-            continue
-        found[name] = next(
-            (path for d in search if os.path.exists(path := posixpath.join(d, name))), None
-        )
-    return found
-
-
 def rewrite_rpath(data: bytearray, old_entry_to_new: Callable[[str], str]) -> list[tuple[str, str]]:
     """Rewrite DT_RPATH/DT_RUNPATH strings in place in the copy being archived.
 
@@ -369,8 +343,9 @@ def rewrite_rpath(data: bytearray, old_entry_to_new: Callable[[str], str]) -> li
     Symbol and version names could share such a tail as well; like patchelf's in-place
     rewrite, that is not checked (it needs a "/"-free RPATH tail equal to a symbol name).
     """
+    src = _Bytes(data)
     try:
-        p = _parse(data)
+        p = _parse(src)
         start, end = p.strtab
         string_offsets = {start + val for tag, val in p.dynamic if tag in _STRING_TAGS}
         done: dict[int, tuple[str, str]] = {}
@@ -382,10 +357,10 @@ def rewrite_rpath(data: bytearray, old_entry_to_new: Callable[[str], str]) -> li
             if at in done:  # old linkers point DT_RPATH and DT_RUNPATH at one string
                 changed.append(done[at])
                 continue
-            old_raw = _cstring(data, at, end, _STRING_TAGS[tag])
+            old_raw = _cstring(src, at, end, _STRING_TAGS[tag])
             old = _decode(old_raw)
             new = ":".join(old_entry_to_new(entry) for entry in old.split(":"))
-            new_raw = new.encode("utf-8", "surrogateescape")
+            new_raw = fsencode(new)
             shared = any(at < o < at + len(old_raw) for o in string_offsets)
             if new == old or len(new_raw) > len(old_raw) or shared:
                 continue

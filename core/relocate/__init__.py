@@ -1,33 +1,35 @@
-"""Prefix bytes shared by analyse, write and condapkg: restore a file to its package bytes."""
+"""Prefix bytes shared by analyse, write and condapkg: restore, search and replace, streamed."""
 
 from .restore import (
     restore_package_bytes,
 )
-from .stream import (
-    MAX_CARRY,
-    Scan,
-    StringTooLong,
-    Transform,
-    measure,
-    read_chunks,
-    relocator,
-    replacer,
-    restores,
-    run,
+from .scan import (
+    NeedleCount,
+    PrefixScan,
+    ScanResult,
     scan,
+)
+from .stream import (
+    CHUNK_SIZE,
+    MAX_STRING,
+    FileMode,
+    StreamReplace,
+    StringTooLongError,
+    read_chunks,
+    restore_verified,
 )
 
 __all__ = [
-    "MAX_CARRY",
-    "Scan",
-    "StringTooLong",
-    "Transform",
-    "measure",
+    "CHUNK_SIZE",
+    "MAX_STRING",
+    "FileMode",
+    "NeedleCount",
+    "PrefixScan",
+    "ScanResult",
+    "StreamReplace",
+    "StringTooLongError",
     "read_chunks",
-    "relocator",
-    "replacer",
     "restore_package_bytes",
-    "restores",
-    "run",
+    "restore_verified",
     "scan",
 ]

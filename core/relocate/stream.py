@@ -1,314 +1,207 @@
-"""The byte rules of unpack/relocate.py, fed a file in chunks: memory stays bounded whatever
-the file's size, and the results are exactly those of the whole-buffer functions.
+"""Prefix replacement and restore over a file read in chunks, in bounded memory.
 
-A file is scanned once (PrefixScan: how often the prefix occurs, whether it is binary, the
-room its strings have) and, when it must change, transformed in a second pass (Transform).
-Only a binary string that holds the prefix is carried whole until its NUL, up to MAX_CARRY.
+The whole-buffer rules (replace_text, replace_binary, binary_room) are the reference: fed
+the same bytes cut anywhere, these give the same results and raise the same errors.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Literal, NoReturn
 
-from ..unpack import (
-    UNLIMITED_ROOM,
-    PrefixTooLongError,
-    RelocationError,
-    fix_shebang,
-)
+from ..unpack import RelocationError, replace_binary
+from .scan import StringWalk
 
-CHUNK = 1 << 20
-MAX_CARRY = 16 << 20  # a string holding the prefix longer than this is not relocated
-_NON_NUL = re.compile(b"[^\x00]")
+# What a reader hands over at a time: large enough that Python costs nothing per byte.
+CHUNK_SIZE = 1 << 20
+# The longest NUL-terminated string holding the prefix that binary replacement holds back
+# until its terminator shows it is one (conda leaves an unterminated string alone).
+MAX_STRING = 16 << 20
 
 FileMode = Literal["text", "binary"]
 
-
-class StringTooLong(RelocationError):
-    """A string that must be rewritten as a whole is longer than MAX_CARRY."""
-
-
-def read_chunks(fd: int, size: int = CHUNK) -> Iterator[bytes]:
-    """A file's bytes from its current offset to its end, in pieces of `size`."""
-    while piece := os.read(fd, size):
-        yield piece
+# Output pieces of one chunk kept apart before they are joined: few, also for tiny strings.
+_MAX_PIECES = 256
 
 
-@dataclass(frozen=True)
-class Scan:
-    """What one pass over a file tells of a prefix in it."""
-
-    count: int  # occurrences, counted as bytes.replace() replaces them
-    binary: bool  # the file holds a NUL byte
-    room: int  # as unpack.binary_room() over the whole file
-
-    @property
-    def mode(self) -> FileMode:
-        return "binary" if self.binary else "text"
+class StringTooLongError(RelocationError):
+    """A string holding the prefix runs past MAX_STRING: streamed replacement stops there."""
 
 
-class PrefixScan:
-    """Counts a prefix and measures its room, fed in chunks; carries at most len(prefix)-1
-    bytes, however long the strings that hold it."""
-
-    def __init__(self, needle: bytes) -> None:
-        self.needle = needle
-        self.count = 0
-        self.binary = False
-        self.room = UNLIMITED_ROOM
-        self._carry = b""
-        self._state: Literal["search", "string", "nuls"] = "search"
-        self._in_string = 0  # occurrences in the string being read
-        self._nuls = 0  # NULs after its terminator so far
-
-    def feed(self, chunk: bytes) -> None:
-        if not self.binary and b"\0" in chunk:
-            self.binary = True
-        if self.needle:
-            self._carry = self._scan(self._carry + chunk if self._carry else chunk)
-
-    def result(self) -> Scan:
-        if self._state == "nuls":
-            self._close()
-        return Scan(self.count, self.binary, self.room)
-
-    def _close(self) -> None:
-        self.room = min(self.room, len(self.needle) + self._nuls // self._in_string)
-        self._state = "search"
-
-    def _scan(self, buf: bytes) -> bytes:
-        """Go through buf; return the bytes to keep for the next chunk."""
-        needle, n, pos = self.needle, len(self.needle), 0
-        while True:
-            if self._state == "search":
-                found = buf.find(needle, pos)
-                if found == -1:
-                    return buf[max(pos, len(buf) - n + 1) :]
-                self.count += 1
-                self._in_string, pos, self._state = 1, found + n, "string"
-            elif self._state == "string":
-                end = buf.find(b"\0", pos)
-                found = buf.find(needle, pos, len(buf) if end == -1 else end)
-                if found != -1:
-                    self.count += 1
-                    self._in_string, pos = self._in_string + 1, found + n
-                elif end == -1:
-                    return buf[max(pos, len(buf) - n + 1) :]
-                else:
-                    self._nuls, pos, self._state = 0, end + 1, "nuls"
-            else:
-                other = _NON_NUL.search(buf, pos)
-                if other is None:
-                    self._nuls += len(buf) - pos
-                    return b""
-                self._nuls += other.start() - pos
-                pos = other.start()
-                self._close()
+def read_chunks(fd: int, offset: int = 0, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """The bytes of an open file from `offset` to its end, `size` at a time (os.pread)."""
+    while chunk := os.pread(fd, size, offset):
+        yield chunk
+        offset += len(chunk)
 
 
-def scan(chunks: Iterable[bytes], needle: bytes) -> Scan:
-    scanner = PrefixScan(needle)
-    for chunk in chunks:
-        scanner.feed(chunk)
-    return scanner.result()
-
-
-class Transform(Protocol):
-    """A byte rule fed in chunks: what feed() and finish() return, joined, is the result."""
-
-    def feed(self, chunk: bytes) -> bytes: ...
-
-    def finish(self) -> bytes: ...
-
-
-class TextReplace:
-    """unpack.replace_text(), carrying len(old)-1 bytes."""
+class _TextReplace:
+    """replace_text() in chunks: holds back the bytes where `old` may still begin."""
 
     def __init__(self, old: bytes, new: bytes) -> None:
-        self.old, self.new = old, new
-        self._carry = b""
+        self._old, self._new = old, new
+        self._tail = b""
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._replace(self._carry + chunk if self._carry else chunk, final=False)
+        parts = (self._tail + chunk).split(self._old)  # split matches as replace() does
+        last = parts[-1]
+        keep = max(0, len(last) - len(self._old) + 1)
+        self._tail = last[keep:]
+        parts[-1] = last[:keep]
+        return self._new.join(parts)
 
     def finish(self) -> bytes:
-        return self._replace(self._carry, final=True)
-
-    def _replace(self, buf: bytes, final: bool) -> bytes:
-        old, n = self.old, len(self.old)
-        if not old or old == self.new:
-            self._carry = b""
-            return buf
-        out, pos = [], 0
-        while (found := buf.find(old, pos)) != -1:
-            out += [buf[pos:found], self.new]
-            pos = found + n
-        keep = len(buf) if final else max(pos, len(buf) - n + 1)
-        out.append(buf[pos:keep])
-        self._carry = buf[keep:]
-        return b"".join(out)
+        tail, self._tail = self._tail, b""
+        return tail
 
 
-class BinaryReplace:
-    """unpack.replace_binary(): a string that holds `old` is carried to its NUL (and the
-    padding a longer prefix takes), at most MAX_CARRY bytes."""
+class _BinaryReplace(StringWalk):
+    """replace_binary() in chunks: holds a string from its first `old` to its terminator."""
+
+    _hears = True
 
     def __init__(self, old: bytes, new: bytes) -> None:
-        self.old, self.new = old, new
-        self._buf = b""
-        self._inside = False  # _buf starts with an occurrence of old
+        super().__init__(old)
+        self._new = new
+        self._out: list[bytes | memoryview] = []
+        self._joined = bytearray()  # output of a chunk with many strings, joined as it goes
+        self._held = bytearray()
+        self._owed = 0  # NULs the last string's growth takes from the padding after it
+        self._failed = False  # a string had no room: output stops, finish() raises
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._drain(self._buf + chunk if self._buf else chunk, final=False)
+        self.walk(chunk)
+        return self._take()
 
     def finish(self) -> bytes:
-        return self._drain(self._buf, final=True)
+        self.end()
+        if self._failed:
+            _raise_too_long(self.needle, self._new, self.room)
+        return self._take()
 
-    def _drain(self, buf: bytes, final: bool) -> bytes:
-        old, n = self.old, len(self.old)
-        if not old or old == self.new:
-            self._buf = b""
-            return buf
-        out: list[bytes] = []
-        pos = 0
-        while True:
-            if not self._inside:
-                found = buf.find(old, pos)
-                if found == -1:
-                    keep = len(buf) if final else max(pos, len(buf) - n + 1)
-                    out.append(buf[pos:keep])
-                    pos = keep
-                    break
-                out.append(buf[pos:found])
-                pos, self._inside = found, True
-            region = self._string(buf, pos, final)
-            if region is None:  # the string goes on in the next chunk
-                if final:  # no terminator: left alone, as replace_binary does
-                    out.append(buf[pos:])
-                    pos = len(buf)
-                break
-            out.append(region[0])
-            pos, self._inside = region[1], False
-        self._buf = buf[pos:]
-        return b"".join(out)
-
-    def _string(self, buf: bytes, start: int, final: bool) -> tuple[bytes, int] | None:
-        """The replaced string at buf[start:] and where its region ends, or None for more."""
-        end = buf.find(b"\0", start + len(self.old))
-        if end == -1:
-            if not final and len(buf) - start > MAX_CARRY:
-                raise StringTooLong(
-                    f"a string holding the prefix runs for over {MAX_CARRY >> 20} MiB without"
-                    " a NUL byte; a binary file's string that long is not relocated"
-                )
-            return None
-        string = buf[start:end]
-        extra = (len(self.new) - len(self.old)) * string.count(self.old)
-        region_end = end + 1
-        if extra > 0:
-            if len(buf) < region_end + extra and not final:
-                return None  # the padding it needs may be in the next chunk
-            if not buf.startswith(b"\0" * extra, region_end):
-                nuls = _NON_NUL.search(buf, region_end)
-                run = (nuls.start() if nuls else len(buf)) - region_end
-                room = len(self.old) + run // string.count(self.old)
-                raise PrefixTooLongError(
-                    f"{self.new.decode('utf-8', 'replace')} ({len(self.new)} bytes) does not fit"
-                    f" where {self.old.decode('utf-8', 'replace')} was: there is room for"
-                    f" {room} bytes",
-                    [],
-                    room,
-                )
-            region_end += extra
-        replaced = string.replace(self.old, self.new)
-        return replaced + b"\0" * (region_end - start - len(replaced)), region_end
-
-
-class ShebangFix:
-    """unpack.fix_shebang() on the first line, which is carried until its end."""
-
-    def __init__(self, prefix: bytes) -> None:
-        self.prefix = prefix
-        self._head: bytes | None = b""  # None once the first line went out
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self._head is None:
-            return chunk
-        head = self._head + chunk
-        if len(head) >= 2 and not head.startswith(b"#!"):
-            self._head = None  # not a script: nothing to fix
-            return head
-        if b"\n" not in head:
-            if len(head) > MAX_CARRY:
-                raise StringTooLong(f"a first line of over {MAX_CARRY >> 20} MiB")
-            self._head = head
-            return b""
-        self._head = None
-        return fix_shebang(head, self.prefix)
-
-    def finish(self) -> bytes:
-        head, self._head = self._head, None
-        return fix_shebang(head, self.prefix) if head else b""
-
-
-class Chain:
-    """Transforms one after the other."""
-
-    def __init__(self, *stages: Transform) -> None:
-        self.stages = stages
-
-    def feed(self, chunk: bytes) -> bytes:
-        for stage in self.stages:
-            chunk = stage.feed(chunk)
-        return chunk
-
-    def finish(self) -> bytes:
-        out = b""
-        for stage in self.stages:
-            out = stage.feed(out) + stage.finish() if out else stage.finish()
+    def _take(self) -> bytes:
+        out = b"".join(self._out)
+        if self._joined:
+            self._joined += out
+            out = bytes(self._joined)
+            self._joined.clear()
+        self._out.clear()
         return out
 
+    def _put(self, piece: bytes | memoryview) -> None:
+        self._out.append(piece)
+        if len(self._out) >= _MAX_PIECES:
+            self._joined += b"".join(self._out)
+            self._out.clear()
 
-def replacer(old: bytes, new: bytes, mode: FileMode) -> Transform:
-    """replace_text() or replace_binary(): the rule a placeholder is put back with."""
-    return BinaryReplace(old, new) if mode == "binary" else TextReplace(old, new)
+    def _between(self, buf: bytes, start: int, stop: int) -> None:
+        if not self._failed and stop > start:
+            self._put(memoryview(buf)[start:stop])
+
+    def _inside(self, buf: bytes, start: int, stop: int) -> None:
+        if not self._failed:
+            self._hold(memoryview(buf)[start:stop])
+
+    def _hold(self, piece: bytes | memoryview) -> None:
+        """Carry a string until its terminator, to MAX_STRING bytes."""
+        self._held += piece
+        if len(self._held) > MAX_STRING:
+            raise StringTooLongError(
+                f"a string holding {self.needle.decode('utf-8', 'replace')} runs over"
+                f" {MAX_STRING >> 20} MiB without a NUL: binary files are relocated only in"
+                f" strings up to {MAX_STRING >> 20} MiB"
+            )
+
+    def _terminated(self, buf: bytes, start: int, stop: int, count: int) -> None:
+        if self._failed:
+            return
+        string = buf[start:stop]
+        if self._held:  # it began in an earlier chunk
+            self._hold(string)
+            string = bytes(self._held)
+            self._held.clear()
+        growth = (len(self._new) - len(self.needle)) * count
+        self._put(string.replace(self.needle, self._new) + bytes(1 + max(0, -growth)))
+        self._owed = max(0, growth)
+
+    def _nuls(self, count: int) -> None:
+        taken = min(count, self._owed)
+        self._owed -= taken
+        if not self._failed and count > taken:
+            self._put(bytes(count - taken))
+
+    def _run_ended(self) -> None:
+        if self._owed:
+            self._failed, self._owed = True, 0
+            self._out.clear()
+            self._joined.clear()
+
+    def _unterminated(self) -> None:
+        if not self._failed:
+            self._put(bytes(self._held))
+            self._held.clear()
 
 
-def relocator(old: bytes, new: bytes, mode: FileMode) -> Transform:
-    """unpack.relocate_bytes(): text files also get their #! line fixed for the new prefix."""
-    if mode == "binary":
-        return BinaryReplace(old, new)
-    return Chain(TextReplace(old, new), ShebangFix(new))
+def _raise_too_long(old: bytes, new: bytes, room: int) -> NoReturn:
+    """replace_binary() raises the error itself, on the shortest data with the same room, so
+    that its type and message are those the whole file gives (len(new) > room holds here)."""
+    replace_binary(old + b"\0" * (1 + room - len(old)), old, new)
+    raise AssertionError(f"{new!r} fits in {room} bytes, yet a string had no room for it")
 
 
-def run(transform: Transform, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The transformed pieces (empty ones left out)."""
-    for chunk in chunks:
-        if out := transform.feed(chunk):
-            yield out
-    if out := transform.finish():
-        yield out
+class StreamReplace:
+    """replace_text() or replace_binary() over data fed in chunks.
+
+    The output of feed() and finish() put together is the whole-buffer result. A binary
+    prefix that does not fit raises PrefixTooLongError from finish() (its room is the whole
+    file's); a string holding `old` longer than MAX_STRING raises StringTooLongError.
+    """
+
+    def __init__(self, old: bytes, new: bytes, mode: FileMode) -> None:
+        self._replace: _TextReplace | _BinaryReplace | None = None
+        if old and old != new:
+            self._replace = _BinaryReplace(old, new) if mode == "binary" else _TextReplace(old, new)
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk if self._replace is None else self._replace.feed(chunk)
+
+    def finish(self) -> bytes:
+        return b"" if self._replace is None else self._replace.finish()
 
 
-def restores(
-    chunks: Iterable[bytes], prefix: bytes, placeholder: bytes, mode: FileMode, sha256: str
+def restore_verified(
+    chunks: Iterable[bytes],
+    prefixes: Iterable[bytes],
+    placeholder: bytes,
+    file_mode: str,
+    sha256: str,
 ) -> bool:
-    """Whether putting the placeholder back gives the package's bytes (sha256), without
-    holding the file; a restore that cannot be done (no room) is a no."""
-    digest = hashlib.sha256()
-    try:
-        for piece in run(replacer(prefix, placeholder, mode), chunks):
-            digest.update(piece)
-    except RelocationError:
-        return False
-    return not sha256 or digest.hexdigest() == sha256
+    """Whether restore_package_bytes() would give the package's bytes back, without the file.
 
-
-def measure(make: Callable[[], Transform], chunks: Iterable[bytes]) -> int:
-    """How many bytes a transform makes of a file: the size a tar header must give first."""
-    return sum(len(piece) for piece in run(make(), chunks))
+    Each spelling of the prefix is restored alongside the others while `chunks` is read
+    once; a spelling that cannot be restored (PrefixTooLongError, StringTooLongError) drops
+    out. Without a recorded sha256 any restore that succeeds is trusted.
+    """
+    mode: FileMode = "binary" if file_mode == "binary" else "text"
+    tries = {
+        prefix: (StreamReplace(prefix, placeholder, mode), hashlib.sha256())
+        for prefix in dict.fromkeys(prefixes)
+    }
+    for chunk in chunks:
+        for prefix, (replace, digest) in list(tries.items()):
+            try:
+                digest.update(replace.feed(chunk))
+            except RelocationError:
+                del tries[prefix]
+        if not tries:
+            return False
+    for replace, digest in tries.values():
+        try:
+            digest.update(replace.finish())
+        except RelocationError:
+            continue
+        if not sha256 or digest.hexdigest() == sha256:
+            return True
+    return False
