@@ -30,6 +30,7 @@ __all__ = [
     "ArchiveWriter",
     "CompressedRun",
     "TarMembers",
+    "TarWriter",
     "default_level",
     "format_from_path",
     "install_output",

@@ -21,10 +21,6 @@ class ArchiveWriter:
     to, so the content is read once whatever the format.
     """
 
-    # Whether seal_members() and add_tar_members() are there: tar formats take members
-    # serialised (and compressed) by the caller's threads.
-    takes_tar_members = False
-
     def __init__(self, path: str, temp: str) -> None:
         self.path = path
         self._temp = temp

@@ -43,7 +43,7 @@ class _WritingBack(io.BufferedWriter):
         self._written = 0
         self._handed = 0
 
-    def write(self, data: Buffer, /) -> int:
+    def write(self, data: Buffer, /) -> int:  # type: ignore[override]  # bytes-like, as io takes
         n = super().write(data)
         self._written += n
         if self._written - self._handed >= WRITEBACK:

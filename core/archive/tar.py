@@ -188,8 +188,6 @@ class _Stream(Protocol):
 class TarWriter(FileWriter):
     """tar in pax format into `stream`: the file itself, or a compressor in front of it."""
 
-    takes_tar_members = True
-
     def __init__(self, path: str, temp: str, raw: BinaryIO, stream: _Stream) -> None:
         super().__init__(path, temp, raw)
         self._stream = stream

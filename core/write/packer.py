@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from ..archive import ArchiveEntry, ArchiveWriter, open_writer
+from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, open_writer
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
 from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
@@ -78,7 +78,7 @@ def pack(
     writer = None
     if not options.dry_run:
         writer = open_writer(output, fmt, level=settings.level, threads=settings.threads)
-    seal = writer.seal_members if writer is not None and writer.takes_tar_members else None
+    seal = writer.seal_members if isinstance(writer, TarWriter) else None
     tell("", force=True)  # the totals, before the first batch is ready
     try:
         with ThreadPoolExecutor(settings.threads) as pool:
@@ -179,6 +179,7 @@ def _write(writer: ArchiveWriter, env: Environment, run: Run, batch: Batch | Non
         _stream(writer, env, run.entries[0])
         return
     if batch.members is not None:
+        assert isinstance(writer, TarWriter)  # only tar writers take sealed members
         entries = run.entries if run.first else []  # a large file's later parts: no names
         names = [entry.name for entry in entries]
         linkable = [e.name for e in entries if e.kind in ("file", "hardlink")]
