@@ -6,18 +6,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from conda_package.core.condapkg.build import (
+from conda_package.core.archive import CHUNK
+from conda_package.core.condapkg import (
     build_package,
-    make_index,
     parse_build_number,
     validate_name,
     validate_version,
 )
+from conda_package.core.condapkg.metadata import make_index
 from conda_package.core.errors import Cancelled, UsageError
 from conda_package.core.load.environment import Environment
 from conda_package.core.unpack.conda_unpack import binary_room
@@ -27,6 +30,7 @@ from conftest import cli, pip_install
 from realenv import install, make_channel, package_names, shared_pkgs_dir
 
 DIST = "hello-cp-pkg-0.3-py37_0"
+BIG = 64 << 20  # far more than the writer and the reads hold at once
 
 
 @pytest.fixture(scope="module")
@@ -302,3 +306,58 @@ def test_build_numbers_and_index():
     assert (index["build"], index["arch"], index["platform"]) == ("py312_3", "aarch64", "linux")
     noarch = make_index("n", "1", 0, "noarch", None, 1000)
     assert (noarch["build"], noarch["arch"], noarch["noarch"]) == ("0", None, "generic")
+
+
+def _write_blobs(prefix: Path, size: int) -> int:
+    """share/with-prefix.bin holds the prefix once, across a read boundary when `size` is
+    large; share/no-prefix.bin holds none. Sparse, so that making them costs nothing.
+    Returns the room the prefix's string has: its length plus the NULs after it."""
+    string = str(prefix).encode() + b"/lib\0" + b"\0" * 7 + b"x"
+    at = max(0, size // 2 // CHUNK * CHUNK - len(str(prefix)) // 2)
+    for name, content in (("with-prefix.bin", string), ("no-prefix.bin", b"x")):
+        with open(prefix / "share" / name, "wb") as fh:
+            fh.truncate(size)
+            fh.seek(at)
+            fh.write(content)
+    return len(str(prefix).encode()) + 7
+
+
+def _peak_rss(*args: str, cwd: Path) -> tuple[int, dict]:
+    """The real command's peak resident memory in bytes, and its --json output; measured
+    in a process of its own, whose only child is the command."""
+    exe = shutil.which("conda-package") or str(Path(sys.executable).with_name("conda-package"))
+    measure = (
+        "import resource, subprocess, sys;"
+        "subprocess.run(sys.argv[1:], check=True, stdout=open('out.json', 'w'));"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", measure, exe, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads((cwd / "out.json").read_text())
+    (cwd / "out.json").unlink()
+    return int(run.stdout) * 1024, result
+
+
+def test_large_files_are_streamed(small_env, tmp_path):
+    """Memory stays far below a file's size, and a prefix across a read boundary is found
+    (with its binary room), whether the package is written or only planned."""
+    args = ("--pkg-name", "big", "-p", str(small_env), "--zstd-compression-level", "1", "--json")
+    _write_blobs(small_env, 4096)
+    baseline, _ = _peak_rss(*args, cwd=tmp_path)
+    room = _write_blobs(small_env, BIG)
+    for extra in ("--force", "--dry-run"):
+        peak, result = _peak_rss(*args, extra, cwd=tmp_path)
+        files = {f["_path"]: f for f in result["files"]}
+        with_prefix, no_prefix = files["share/with-prefix.bin"], files["share/no-prefix.bin"]
+        assert with_prefix["size_in_bytes"] == no_prefix["size_in_bytes"] == BIG
+        assert with_prefix["prefix_placeholder"] == str(small_env)
+        assert (with_prefix["file_mode"], with_prefix["room"]) == ("binary", room)
+        assert "prefix_placeholder" not in no_prefix
+        assert peak < baseline + BIG // 2, (extra, peak, baseline)
+    assert os.path.getsize(tmp_path / "big-0.0-0.conda") < BIG // 100
