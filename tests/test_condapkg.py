@@ -21,6 +21,7 @@ from conda_package.core.condapkg import (
     validate_version,
 )
 from conda_package.core.condapkg.metadata import make_index
+from conda_package.core.condapkg.scan import Scanner
 from conda_package.core.errors import Cancelled, UsageError
 from conda_package.core.load.environment import Environment
 from conda_package.core.unpack.conda_unpack import binary_room
@@ -361,3 +362,52 @@ def test_large_files_are_streamed(small_env, tmp_path):
         assert "prefix_placeholder" not in no_prefix
         assert peak < baseline + BIG // 2, (extra, peak, baseline)
     assert os.path.getsize(tmp_path / "big-0.0-0.conda") < BIG // 100
+
+
+def test_non_utf8_prefix_and_names(small_env, tmp_path):
+    """A prefix that is not UTF-8 is packed as its bytes; a name that is not is left out."""
+    raw = bytes(tmp_path) + b"/env-\xff"
+    os.rename(small_env, raw)
+    prefix = os.fsdecode(raw)
+    with open(raw + b"/share/t.txt", "wb") as fh:
+        fh.write(b"home=" + raw + b"/share\n")
+    with open(raw + b"/lib/libx.so", "wb") as fh:
+        fh.write(b"\x7fELF\0" + raw + b"/lib\0\0\0tail\0")
+    with open(raw + b"/share/name-\xfe.txt", "wb") as fh:
+        fh.write(b"x\n")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = build_package(Environment.load(prefix), "odd", output=str(out / "odd-0.0-0.conda"))
+    entries = {f.path: f for f in result.files}
+    assert set(entries) == {"share/t.txt", "lib/libx.so"}
+    assert [x.path for x in result.left_out] == [os.fsdecode(b"share/name-\xfe.txt")]
+    assert entries["share/t.txt"].prefix_placeholder == prefix
+    binary = entries["lib/libx.so"]
+    assert (binary.file_mode, binary.room) == ("binary", len(raw) + 2)
+    assert any(f"({len(raw)} bytes)" in w for w in result.warnings)
+    has_prefix = result.info["info/has_prefix"]
+    assert has_prefix == raw + b" binary lib/libx.so\n" + raw + b" text share/t.txt\n"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 16, 61, 4096])
+def test_streamed_room_is_binary_room(chunk):
+    """The room found chunk by chunk is binary_room() of the whole, wherever chunks split."""
+    old = b"/opt/env"
+    cases = [
+        b"",
+        old,  # no NUL after it: no say
+        old + b"\0",
+        b"x" + old + b"/lib\0\0\0\0" + old + old + b"\0\0\0\0\0\0\0y",
+        b"\0\0" + old + b":" + old + b"/bin\0" + b"\0" * 20,
+        b"a" + old[:4] + b"\0" + old[4:] + b"\0\0",  # split by a NUL: not the prefix
+        old + b"\0\0z" + old + b"/unterminated" + old,
+        b"/opt/en/opt/env/opt/env\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+    ]
+    for data in cases:
+        scanner = Scanner(old)
+        for at in range(0, len(data), chunk):
+            scanner.update(data[at : at + chunk])
+        scanned = scanner.result()
+        assert scanned.room == binary_room(data, old), (data, chunk)
+        assert scanned.holds_prefix == (old in data), (data, chunk)
