@@ -6,18 +6,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from conda_package.core.condapkg.build import (
+from conda_package.core.archive import CHUNK
+from conda_package.core.condapkg import (
     build_package,
-    make_index,
     parse_build_number,
     validate_name,
     validate_version,
 )
+from conda_package.core.condapkg.metadata import make_index
+from conda_package.core.condapkg.scan import Scanner
 from conda_package.core.errors import Cancelled, UsageError
 from conda_package.core.load.environment import Environment
 from conda_package.core.unpack import binary_room
@@ -27,6 +31,7 @@ from conftest import cli, pip_install
 from realenv import install, make_channel, package_names, shared_pkgs_dir
 
 DIST = "hello-cp-pkg-0.3-py37_0"
+BIG = 64 << 20  # far more than the writer and the reads hold at once
 
 
 @pytest.fixture(scope="module")
@@ -302,3 +307,107 @@ def test_build_numbers_and_index():
     assert (index["build"], index["arch"], index["platform"]) == ("py312_3", "aarch64", "linux")
     noarch = make_index("n", "1", 0, "noarch", None, 1000)
     assert (noarch["build"], noarch["arch"], noarch["noarch"]) == ("0", None, "generic")
+
+
+def _write_blobs(prefix: Path, size: int) -> int:
+    """share/with-prefix.bin holds the prefix once, across a read boundary when `size` is
+    large; share/no-prefix.bin holds none. Sparse, so that making them costs nothing.
+    Returns the room the prefix's string has: its length plus the NULs after it."""
+    string = str(prefix).encode() + b"/lib\0" + b"\0" * 7 + b"x"
+    at = max(0, size // 2 // CHUNK * CHUNK - len(str(prefix)) // 2)
+    for name, content in (("with-prefix.bin", string), ("no-prefix.bin", b"x")):
+        with open(prefix / "share" / name, "wb") as fh:
+            fh.truncate(size)
+            fh.seek(at)
+            fh.write(content)
+    return len(str(prefix).encode()) + 7
+
+
+def _peak_rss(*args: str, cwd: Path) -> tuple[int, dict]:
+    """The real command's peak resident memory in bytes, and its --json output; measured
+    in a process of its own, whose only child is the command."""
+    exe = shutil.which("conda-package") or str(Path(sys.executable).with_name("conda-package"))
+    measure = (
+        "import resource, subprocess, sys;"
+        "subprocess.run(sys.argv[1:], check=True, stdout=open('out.json', 'w'));"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", measure, exe, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads((cwd / "out.json").read_text())
+    (cwd / "out.json").unlink()
+    return int(run.stdout) * 1024, result
+
+
+def test_large_files_are_streamed(small_env, tmp_path):
+    """Memory stays far below a file's size, and a prefix across a read boundary is found
+    (with its binary room), whether the package is written or only planned."""
+    args = ("--pkg-name", "big", "-p", str(small_env), "--zstd-compression-level", "1", "--json")
+    _write_blobs(small_env, 4096)
+    baseline, _ = _peak_rss(*args, cwd=tmp_path)
+    room = _write_blobs(small_env, BIG)
+    for extra in ("--force", "--dry-run"):
+        peak, result = _peak_rss(*args, extra, cwd=tmp_path)
+        files = {f["_path"]: f for f in result["files"]}
+        with_prefix, no_prefix = files["share/with-prefix.bin"], files["share/no-prefix.bin"]
+        assert with_prefix["size_in_bytes"] == no_prefix["size_in_bytes"] == BIG
+        assert with_prefix["prefix_placeholder"] == str(small_env)
+        assert (with_prefix["file_mode"], with_prefix["room"]) == ("binary", room)
+        assert "prefix_placeholder" not in no_prefix
+        assert peak < baseline + BIG // 2, (extra, peak, baseline)
+    assert os.path.getsize(tmp_path / "big-0.0-0.conda") < BIG // 100
+
+
+def test_non_utf8_prefix_and_names(small_env, tmp_path):
+    """A prefix that is not UTF-8 is packed as its bytes; a name that is not is left out."""
+    raw = bytes(tmp_path) + b"/env-\xff"
+    os.rename(small_env, raw)
+    prefix = os.fsdecode(raw)
+    with open(raw + b"/share/t.txt", "wb") as fh:
+        fh.write(b"home=" + raw + b"/share\n")
+    with open(raw + b"/lib/libx.so", "wb") as fh:
+        fh.write(b"\x7fELF\0" + raw + b"/lib\0\0\0tail\0")
+    with open(raw + b"/share/name-\xfe.txt", "wb") as fh:
+        fh.write(b"x\n")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = build_package(Environment.load(prefix), "odd", output=str(out / "odd-0.0-0.conda"))
+    entries = {f.path: f for f in result.files}
+    assert set(entries) == {"share/t.txt", "lib/libx.so"}
+    assert [x.path for x in result.left_out] == [os.fsdecode(b"share/name-\xfe.txt")]
+    assert entries["share/t.txt"].prefix_placeholder == prefix
+    binary = entries["lib/libx.so"]
+    assert (binary.file_mode, binary.room) == ("binary", len(raw) + 2)
+    assert any(f"({len(raw)} bytes)" in w for w in result.warnings)
+    has_prefix = result.info["info/has_prefix"]
+    assert has_prefix == raw + b" binary lib/libx.so\n" + raw + b" text share/t.txt\n"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 16, 61, 4096])
+def test_streamed_room_is_binary_room(chunk):
+    """The room found chunk by chunk is binary_room() of the whole, wherever chunks split."""
+    old = b"/opt/env"
+    cases = [
+        b"",
+        old,  # no NUL after it: no say
+        old + b"\0",
+        b"x" + old + b"/lib\0\0\0\0" + old + old + b"\0\0\0\0\0\0\0y",
+        b"\0\0" + old + b":" + old + b"/bin\0" + b"\0" * 20,
+        b"a" + old[:4] + b"\0" + old[4:] + b"\0\0",  # split by a NUL: not the prefix
+        old + b"\0\0z" + old + b"/unterminated" + old,
+        b"/opt/en/opt/env/opt/env\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+    ]
+    for data in cases:
+        scanner = Scanner(old)
+        for at in range(0, len(data), chunk):
+            scanner.update(data[at : at + chunk])
+        scanned = scanner.result()
+        assert scanned.room == binary_room(data, old), (data, chunk)
+        assert scanned.holds_prefix == (old in data), (data, chunk)

@@ -3,6 +3,8 @@
 from .build import (
     PackageResult,
     build_package,
+)
+from .naming import (
     package_format,
     parse_build_number,
     validate_name,
