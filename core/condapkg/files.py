@@ -9,6 +9,7 @@ import posixpath
 import stat
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 from ..archive import CHUNK, ArchiveEntry, ArchiveWriter
 from ..load import Environment, FileStat, open_env_file, pyc_source
@@ -108,7 +109,9 @@ def _packaged_file(
     """paths.json's view of a scanned file: whether and how it holds the prefix."""
     st = env.files[path]
     prefix = env.prefix
-    placeholder = file_mode = room = None
+    placeholder: str | None = None
+    file_mode: Literal["text", "binary"] | None = None
+    room: int | None = None
     if scanned.holds_prefix and path.endswith(".pyc"):
         warnings.append(
             f"{path}: byte-code without its source names the prefix; packed as it is"
