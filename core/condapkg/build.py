@@ -29,7 +29,13 @@ from ..progress import ProgressCallback
 from .files import LeftOut, read_files, regular, select
 from .formats import DEFAULT_ZSTD_LEVEL, write_conda, write_tar_bz2
 from .metadata import PackagedFile, make_index, make_info, python_version
-from .naming import package_format, parse_build_number, validate_name, validate_version
+from .naming import (
+    PackageFormat,
+    package_format,
+    parse_build_number,
+    validate_name,
+    validate_version,
+)
 from .scan import Sizer
 
 
@@ -40,7 +46,7 @@ class NothingToPackage(CondaPackageError):
 @dataclass(frozen=True)
 class PackageResult:
     output: str  # where the package is (or, in a dry run, would be) written
-    format: str  # "conda" or "tar.bz2"
+    format: PackageFormat
     dist: str  # NAME-VERSION-BUILD
     index: dict[str, Any]
     files: tuple[PackagedFile, ...]
@@ -93,7 +99,7 @@ def _check_output(env: Environment, output: str, force: bool, dry_run: bool) -> 
         raise OutputExists(f"{output}: already exists; use --force to overwrite it")
 
 
-def _level(fmt: str, level: int | None) -> int:
+def _level(fmt: PackageFormat, level: int | None) -> int:
     """The compression level: zstd's for a .conda's tarballs, bzip2's for a .tar.bz2."""
     if fmt == "tar.bz2":
         checked = validate_level("tar.bz2", level)
@@ -143,8 +149,8 @@ def build_package(
     name = validate_name(name)
     version = validate_version(version)
     number = parse_build_number(build_number)
-    fmt = package_format(output, fmt)
-    level = _level(fmt, level)
+    chosen = package_format(output, fmt)
+    level = _level(chosen, level)
     if threads < 0:
         raise UsageError(f"threads {threads}: must be 0 (one per CPU) or more")
     subdir = check_subdir(subdir) if subdir else env.subdir
@@ -153,12 +159,12 @@ def build_package(
     mtimes = [int(env.files[p].st_mtime) for p in paths]
     index = make_index(name, version, number, subdir, python_version(paths), max(mtimes) * 1000)
     dist = f"{name}-{version}-{index['build']}"
-    ext = ".conda" if fmt == "conda" else ".tar.bz2"
+    ext = ".conda" if chosen == "conda" else ".tar.bz2"
     output = os.path.abspath(output or f"{dist}{ext}")
     _check_output(env, output, force, dry_run)
 
     files_in = regular(env, paths)
-    if fmt == "conda" and not dry_run:
+    if chosen == "conda" and not dry_run:
         total = sum(env.files[p].st_size for p in files_in)
         sizer = Sizer("write", len(files_in), total, progress, cancel)
         files, warnings, info = write_conda(env, output, paths, index, level, threads, sizer)
@@ -171,7 +177,7 @@ def build_package(
         )
     result = PackageResult(
         output,
-        fmt,
+        chosen,
         dist,
         index,
         tuple(files),
@@ -182,7 +188,7 @@ def build_package(
     )
     if dry_run:
         return result
-    if fmt != "conda":
+    if chosen != "conda":
         written = [f for f in files if f.kind == "file"]
         sizer = Sizer("write", len(written), sum(f.size for f in written), progress, cancel)
         mtime = index["timestamp"] // 1000

@@ -4,10 +4,12 @@ checked as conda checks them, with the fix in each message."""
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from ..errors import UsageError
 
-PACKAGE_FORMATS: dict[str, str] = {".conda": "conda", ".tar.bz2": "tar.bz2"}
+PackageFormat = Literal["conda", "tar.bz2"]
+PACKAGE_FORMATS: dict[str, PackageFormat] = {".conda": "conda", ".tar.bz2": "tar.bz2"}
 
 _NAME = re.compile(r"[a-z0-9_.-]+")
 _VERSION = re.compile(r"[A-Za-z0-9_.+!]+")
@@ -64,16 +66,18 @@ def parse_build_number(value: int | str) -> int:
     return number
 
 
-def package_format(output: str | None, fmt: str | None = None) -> str:
+def package_format(output: str | None, fmt: str | None = None) -> PackageFormat:
     """The format, conda or tar.bz2, from the output's extension or the one asked for."""
-    if fmt is not None and fmt.lstrip(".") not in PACKAGE_FORMATS.values():
-        raise UsageError(f"package format {fmt!r}: use conda or tar.bz2")
-    fmt = fmt and fmt.lstrip(".")
+    asked = None
+    if fmt is not None:
+        asked = next((f for f in PACKAGE_FORMATS.values() if f == fmt.lstrip(".")), None)
+        if asked is None:
+            raise UsageError(f"package format {fmt!r}: use conda or tar.bz2")
     if output is None:
-        return fmt or "conda"
+        return asked or "conda"
     inferred = next((f for ext, f in PACKAGE_FORMATS.items() if output.lower().endswith(ext)), None)
     if inferred is None:
         raise UsageError(f"{output}: a conda package's name must end in .conda or .tar.bz2")
-    if fmt and fmt != inferred:
-        raise UsageError(f"{output}: the name says {inferred}, but the format asked is {fmt}")
+    if asked and asked != inferred:
+        raise UsageError(f"{output}: the name says {inferred}, but the format asked is {asked}")
     return inferred
