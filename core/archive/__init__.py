@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from ..errors import UsageError
+from ..threads import worker_count
 from .base import ArchiveWriter
 from .codecs import CODECS, ZstdCodec, xz_threads
 from .dir import DirWriter
@@ -47,9 +47,7 @@ def open_writer(
     threads: compression threads, 0 for one per CPU.
     """
     level = validate_level(fmt, level)
-    if threads < 0:
-        raise UsageError(f"the number of threads must be 0 (all CPUs) or more, not {threads}")
-    threads = threads or os.cpu_count() or 1
+    threads = worker_count(threads)
     path = os.fspath(path)
     if fmt == "dir":
         temp = partial_name(path)

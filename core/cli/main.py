@@ -23,6 +23,7 @@ from .. import (
     locate,
     resolve_name,
     shown_prefix,
+    worker_count,
 )
 
 
@@ -267,8 +268,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         level = args.zstd_compression_level
         if not 1 <= level <= 22:
             raise UsageError(f"--zstd-compression-level {level}: must be between 1 and 22")
-    if args.threads < 0:
-        raise UsageError(f"--threads {args.threads}: must be 0 (all cores) or more")
+    worker_count(args.threads)
     options = PackOptions(
         output=args.output,
         format=fmt,

@@ -16,6 +16,7 @@ from .. import (
     human_bytes,
     package_format,
     subdir_from_options,
+    worker_count,
 )
 from .report import RichProgress
 
@@ -39,8 +40,7 @@ def _check_options(args: argparse.Namespace) -> None:
     for attr, flag in _NOT_FOR_PACKAGES:
         if getattr(args, attr, None):
             raise UsageError(f"{flag} does not apply to --pkg-name (building a package)")
-    if args.threads < 0:
-        raise UsageError(f"--threads {args.threads}: must be 0 (all cores) or more")
+    worker_count(args.threads)
 
 
 def _dry_run_lines(result: PackageResult) -> list[str]:

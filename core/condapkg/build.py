@@ -26,6 +26,7 @@ from ..load import Environment
 from ..paths import inside
 from ..plan import check_subdir
 from ..progress import ProgressCallback
+from ..threads import worker_count
 from .files import LeftOut, read_files, regular, select
 from .formats import DEFAULT_ZSTD_LEVEL, write_conda, write_tar_bz2
 from .metadata import PackagedFile, make_index, make_info, python_version
@@ -151,8 +152,7 @@ def build_package(
     number = parse_build_number(build_number)
     chosen = package_format(output, fmt)
     level = _level(chosen, level)
-    if threads < 0:
-        raise UsageError(f"threads {threads}: must be 0 (one per CPU) or more")
+    worker_count(threads)  # refused before any work, like every other option
     subdir = check_subdir(subdir) if subdir else env.subdir
 
     paths, left_out = _packable(env)

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from ..errors import PrefixTooLong
 from ..load import Environment
 from ..paths import fsencode
 from ..plan import PackOptions, PlanEntry
-from ..relocate import restore_package_bytes
+from ..relocate import FileMode, restore_package_bytes
 from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
 from .files import read_file, read_head
 from .records import record_bytes
 
 ELF_MAGIC = b"\x7fELF"
 SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
-
-
-FileMode = Literal["text", "binary"]
 
 
 @dataclass(frozen=True)
