@@ -334,7 +334,18 @@ def matches_subdir(info: ElfInfo, subdir: str) -> bool:
 
 
 def rewrite_rpath(data: bytearray, old_entry_to_new: Callable[[str], str]) -> list[tuple[str, str]]:
-    """Rewrite DT_RPATH/DT_RUNPATH strings in place in the copy being archived.
+    """Rewrite DT_RPATH/DT_RUNPATH strings in place in the copy being archived."""
+    patches, changed = rpath_patches(data, old_entry_to_new)
+    for at, raw in patches:
+        data[at : at + len(raw)] = raw
+    return changed
+
+
+def rpath_patches(
+    data: bytes | bytearray | FileBytes, old_entry_to_new: Callable[[str], str]
+) -> tuple[list[tuple[int, bytes]], list[tuple[str, str]]]:
+    """The bytes that rewrite DT_RPATH/DT_RUNPATH strings, as (file offset, bytes), and the
+    (old, new) values: a large file is patched as it streams, never read whole.
 
     A new value only fits where the old one was (.dynstr cannot grow without relinking),
     so a longer one is left alone and not reported; the remainder is padded with NULs.
@@ -343,12 +354,13 @@ def rewrite_rpath(data: bytearray, old_entry_to_new: Callable[[str], str]) -> li
     Symbol and version names could share such a tail as well; like patchelf's in-place
     rewrite, that is not checked (it needs a "/"-free RPATH tail equal to a symbol name).
     """
-    src = _Bytes(data)
+    src = data if isinstance(data, FileBytes) else _Bytes(data)
     try:
         p = _parse(src)
         start, end = p.strtab
         string_offsets = {start + val for tag, val in p.dynamic if tag in _STRING_TAGS}
         done: dict[int, tuple[str, str]] = {}
+        patches: list[tuple[int, bytes]] = []
         changed: list[tuple[str, str]] = []
         for tag, val in p.dynamic:
             if tag not in (DT_RPATH, DT_RUNPATH):
@@ -364,12 +376,12 @@ def rewrite_rpath(data: bytearray, old_entry_to_new: Callable[[str], str]) -> li
             shared = any(at < o < at + len(old_raw) for o in string_offsets)
             if new == old or len(new_raw) > len(old_raw) or shared:
                 continue
-            data[at : at + len(old_raw)] = new_raw.ljust(len(old_raw), b"\0")
+            patches.append((at, new_raw.ljust(len(old_raw), b"\0")))
             done[at] = (old, new)
             changed.append((old, new))
     except (struct.error, IndexError, ValueError, OverflowError) as exc:
         raise ElfError(f"malformed ELF data: {exc}") from exc
-    return changed
+    return patches, changed
 
 
 def origin_relative(entry: str, file_relpath: str, prefix: str) -> str | None:

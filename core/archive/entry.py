@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from ..errors import CondaPackageError
 
@@ -13,7 +13,15 @@ KINDS: tuple[str, ...] = ("file", "dir", "symlink", "hardlink")
 CHUNK = 1 << 20  # read size for streamed content, and the write buffer size
 
 Buffer = bytes | bytearray | memoryview
-Content = Buffer | BinaryIO | None
+
+
+class Readable(Protocol):
+    """What a file's content may be read from: an open file, or bytes made as they are read."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+Content = Buffer | Readable | None
 
 
 def check_name(name: str, what: str) -> None:

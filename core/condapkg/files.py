@@ -177,7 +177,7 @@ def add_and_scan(
                 entry = ArchiveEntry(
                     path, "file", stat.S_IMODE(st.st_mode), int(st.st_mtime), st.st_size
                 )
-                writer.add(entry, reader)  # type: ignore[arg-type]
+                writer.add(entry, reader)
         files.append(_packaged_file(env, path, reader.scanner.result(), warnings))
     return files, warnings + _editable_warnings(env, files)
 

@@ -48,7 +48,7 @@ def _add_files(
         sizer.file(f.path)
         with open_env_file(os.path.join(env.prefix, f.path), "packaging") as fh:
             reader = ScanningReader(fh, f.path, sizer)
-            writer.add(ArchiveEntry(f.path, "file", f.mode, f.mtime, f.size), reader)  # type: ignore[arg-type]
+            writer.add(ArchiveEntry(f.path, "file", f.mode, f.mtime, f.size), reader)
         if reader.scanner.result().sha256 != f.sha256:
             raise ChangedWhilePackaging(
                 f"{f.path} changed while it was being packaged; nothing was written, run again"

@@ -17,6 +17,7 @@ from .stream import (
     StringTooLongError,
     read_chunks,
     restore_verified,
+    restored_spelling,
 )
 
 __all__ = [
@@ -31,5 +32,6 @@ __all__ = [
     "read_chunks",
     "restore_package_bytes",
     "restore_verified",
+    "restored_spelling",
     "scan",
 ]

@@ -178,11 +178,22 @@ def restore_verified(
     file_mode: str,
     sha256: str,
 ) -> bool:
-    """Whether restore_package_bytes() would give the package's bytes back, without the file.
+    """Whether restore_package_bytes() would give the package's bytes back, without the file."""
+    return restored_spelling(chunks, prefixes, placeholder, file_mode, sha256) is not None
 
-    Each spelling of the prefix is restored alongside the others while `chunks` is read
-    once; a spelling that cannot be restored (PrefixTooLongError, StringTooLongError) drops
-    out. Without a recorded sha256 any restore that succeeds is trusted.
+
+def restored_spelling(
+    chunks: Iterable[bytes],
+    prefixes: Iterable[bytes],
+    placeholder: bytes,
+    file_mode: str,
+    sha256: str,
+) -> bytes | None:
+    """The spelling of the prefix whose restore gives the package's bytes back, if any.
+
+    Each spelling is restored alongside the others while `chunks` is read once; a spelling
+    that cannot be restored (PrefixTooLongError, StringTooLongError) drops out. Without a
+    recorded sha256 any restore that succeeds is trusted.
     """
     mode: FileMode = "binary" if file_mode == "binary" else "text"
     tries = {
@@ -196,12 +207,12 @@ def restore_verified(
             except RelocationError:
                 del tries[prefix]
         if not tries:
-            return False
-    for replace, digest in tries.values():
+            return None
+    for prefix, (replace, digest) in tries.items():
         try:
             digest.update(replace.finish())
         except RelocationError:
             continue
         if not sha256 or digest.hexdigest() == sha256:
-            return True
-    return False
+            return prefix
+    return None

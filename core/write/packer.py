@@ -22,6 +22,7 @@ from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from .generated import generated_entries
 from .prepare import Preparer, Relocation
+from .rewrite import RewriteReader
 from .schedule import Batch, Run, window
 
 # Write errors that mean the output does not fit where it goes.
@@ -155,7 +156,7 @@ class _Reporter:
     def step(self, run: Run) -> None:
         if run.last:
             self.done_files += len(run.entries)
-        self.done_bytes += run.size if run.how != "stream" else run.entries[0].size
+        self.done_bytes += run.entries[0].size if run.how in ("stream", "rewrite") else run.size
         self(run.entries[-1].name)
 
     def __call__(self, current: str, force: bool = False) -> None:
@@ -177,6 +178,14 @@ def _size(path: str) -> int:
 def _write(writer: ArchiveWriter, env: Environment, run: Run, batch: Batch | None) -> None:
     if batch is None:  # one large file, streamed from disk by the writer
         _stream(writer, env, run.entries[0])
+        return
+    if batch.rewrite is not None:  # one large file, streamed through its rewrite
+        entry = run.entries[0]
+        archive_entry = ArchiveEntry(
+            entry.name, "file", entry.mode, entry.mtime, batch.rewrite.size
+        )
+        with RewriteReader(os.path.join(env.prefix, entry.name), batch.rewrite) as reader:
+            writer.add(archive_entry, reader)
         return
     if batch.members is not None:
         assert isinstance(writer, TarWriter)  # only tar writers take sealed members

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from ..errors import PrefixTooLong
 from ..load import Environment
 from ..paths import fsencode
 from ..plan import PackOptions, PlanEntry
-from ..relocate import FileMode, restore_package_bytes
+from ..relocate import FileMode, read_chunks, restore_package_bytes, restored_spelling, scan
 from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
-from .files import read_file, read_head
+from .files import current_size, open_file, read_file, read_head
 from .records import record_bytes
+from .rewrite import Patch, Replace, Rewrite, measured_size, patched
 
 ELF_MAGIC = b"\x7fELF"
-SMALL_FILE = 1 << 20  # read whole in a worker; larger copies go in parts (or stream)
+SMALL_FILE = 1 << 20  # read whole in a worker; larger files go in parts or stream
+ELF_HEAD = 64 << 10  # read with the magic: the headers of almost every ELF file
+
+# How a worker meets an entry: reads it whole; leaves it to the writer (or to part jobs)
+# as a plain copy; or decides how a large file changes, for the writer to stream it so.
+Handling = Literal["read", "stream", "rewrite"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Prepared:
     finding: str | None = None
     verified: bool = False
     rpath_fixes: tuple[tuple[str, str], ...] = ()
+    rewrite: Rewrite | None = None  # a large file: content is empty, the writer streams it
 
 
 class Preparer:
@@ -57,33 +67,25 @@ class Preparer:
     def path(self, entry: PlanEntry) -> str:
         return f"{self.env.prefix}/{entry.name}"
 
-    def large(self, entry: PlanEntry) -> bool:
-        """A plain copy too large to read whole: read in parts, or streamed by the writer
-        (and by a dry run, which reads no plain copy at all). Under --fix-rpath, an ELF file
-        is read whole to rewrite its RPATH; the magic number tells, read first."""
-        if entry.kind != "file" or entry.action != "copy":
-            return False
-        if self.fix_rpath and (entry.size <= SMALL_FILE or self._elf(entry)):
-            return False
-        return self.dry_run or entry.size > SMALL_FILE
+    def handling(self, entry: PlanEntry) -> Handling:
+        """Files up to SMALL_FILE are read whole. A larger plain copy is streamed (a dry
+        run reads no plain copy at all); a larger file that changes on the way (restored,
+        searched, or an ELF file under --fix-rpath: the magic number tells) is rewritten."""
+        if entry.kind != "file" or entry.action == "record":
+            return "read"
+        large = entry.size > SMALL_FILE
+        if entry.action != "copy":
+            return "rewrite" if large else "read"
+        if self.fix_rpath and (not large or self._elf(entry)):
+            return "rewrite" if large else "read"
+        return "stream" if large or self.dry_run else "read"
 
     def _elf(self, entry: PlanEntry) -> bool:
         return read_head(self.path(entry), len(ELF_MAGIC)) == ELF_MAGIC
 
-    def _fix_rpath(self, entry: PlanEntry, data: bytes) -> tuple[bytes, tuple]:
-        """Absolute RPATH/RUNPATH entries into the prefix become $ORIGIN-relative, in the
-        archived copy only; files whose record covers the prefix are left to conda-unpack."""
-        # Imported here: pyelftools' import is a tenth of a plain pack's start-up.
-        from ..analyse.elf import ElfError, is_elf, origin_relative, read_elf, rewrite_rpath
-
-        if entry.action == "restore" or not is_elf(data[:4]):
-            return data, ()
-        try:
-            info = read_elf(data)
-        except ElfError:
-            return data, ()
-        if not any(e.startswith(p) for e in info.rpath + info.runpath for p in self.prefixes):
-            return data, ()
+    def _to_origin(self, entry: PlanEntry) -> Callable[[str], str]:
+        """Absolute RPATH/RUNPATH entries into the prefix, as $ORIGIN-relative ones."""
+        from ..analyse.elf import origin_relative
 
         def to_origin(value: str) -> str:
             for prefix in self.prefixes:
@@ -92,9 +94,39 @@ class Preparer:
                     return relative
             return value
 
-        buffer = bytearray(data)
-        fixes = tuple(rewrite_rpath(buffer, to_origin))
-        return (bytes(buffer), fixes) if fixes else (data, ())
+        return to_origin
+
+    def _rpath_patches(self, entry: PlanEntry, data: bytes | None) -> tuple[list[Patch], tuple]:
+        """--fix-rpath, in the archived copy only: the bytes that make absolute RPATH/RUNPATH
+        entries into the prefix $ORIGIN-relative, found in `data` or, for a large file, in
+        its headers read from disk. Files whose record covers the prefix are left to
+        conda-unpack."""
+        # Imported here: the ELF parser is a tenth of a plain pack's start-up.
+        from ..analyse.elf import ElfError, FileBytes, is_elf, rpath_patches
+
+        if entry.action == "restore":
+            return [], ()
+        if data is not None:
+            if not is_elf(data[:4]):
+                return [], ()
+            try:
+                patches, fixes = rpath_patches(data, self._to_origin(entry))
+            except ElfError:
+                return [], ()
+            return patches, tuple(fixes)
+        fd = open_file(self.path(entry))
+        try:
+            head = os.pread(fd, ELF_HEAD, 0)
+            if not is_elf(head):
+                return [], ()
+            source = FileBytes(head, fd, os.fstat(fd).st_size)
+            try:
+                patches, fixes = rpath_patches(source, self._to_origin(entry))
+            except ElfError:
+                return [], ()
+        finally:
+            os.close(fd)
+        return patches, tuple(fixes)
 
     def __call__(self, entry: PlanEntry) -> Prepared:
         if entry.action == "record":
@@ -103,28 +135,52 @@ class Preparer:
         data = read_file(self.path(entry), entry.size)
         fixes: tuple = ()
         if self.fix_rpath:
-            data, fixes = self._fix_rpath(entry, data)
+            patches, fixes = self._rpath_patches(entry, data)
+            if patches:
+                buffer = bytearray(data)
+                for at, raw in patches:
+                    buffer[at : at + len(raw)] = raw
+                data = bytes(buffer)
         if entry.action == "copy":
             return Prepared(data, rpath_fixes=fixes)
         prepared = self._restore(entry, data) if entry.action == "restore" else None
         prepared = prepared or self._search(entry, data)
         return replace(prepared, rpath_fixes=fixes) if fixes else prepared
 
+    def rewrite(self, entry: PlanEntry) -> Prepared:
+        """What __call__ decides for a large file, from reads in chunks: the file's bytes
+        stay on disk and the writer streams them through the Rewrite."""
+        patches: list[Patch] = []
+        fixes: tuple = ()
+        if self.fix_rpath:
+            patches, fixes = self._rpath_patches(entry, None)
+        if entry.action == "copy":
+            plain = Rewrite(current_size(self.path(entry)), tuple(patches))
+            return Prepared(b"", rpath_fixes=fixes, rewrite=plain)
+        prepared = self._restore_large(entry) if entry.action == "restore" else None
+        prepared = prepared or self._search_large(entry, tuple(patches))
+        return replace(prepared, rpath_fixes=fixes) if fixes else prepared
+
+    def _too_long(self, entry: PlanEntry, exc: RelocationError) -> PrefixTooLong:
+        """A --relocate-prefix too long for this file's room is the user's to fix, told
+        with the file named."""
+        new = self.relocate_prefix or ""
+        room = f"room for {exc.room} bytes" if isinstance(exc, PrefixTooLongError) else exc
+        return PrefixTooLong(
+            f"{entry.name}: --relocate-prefix is {len(fsencode(new))} bytes but this binary"
+            f" has {room}; choose a shorter prefix (--check --relocate-prefix {new}"
+            " lists every such file)"
+        )
+
     def _final(self, entry: PlanEntry, data: bytes, old: str, mode: FileMode) -> bytes:
-        """The bytes with --relocate-prefix applied; a prefix too long for this file's room
-        is the user's to fix, told with the file named."""
+        """The bytes with --relocate-prefix applied."""
         new = self.relocate_prefix
         if new is None:
             return data
         try:
             return relocate_bytes(data, old, new, mode)
         except RelocationError as exc:
-            room = f"room for {exc.room} bytes" if isinstance(exc, PrefixTooLongError) else exc
-            raise PrefixTooLong(
-                f"{entry.name}: --relocate-prefix is {len(fsencode(new))} bytes but this binary"
-                f" has {room}; choose a shorter prefix (--check --relocate-prefix {new}"
-                " lists every such file)"
-            ) from exc
+            raise self._too_long(entry, exc) from exc
 
     def _restore(self, entry: PlanEntry, data: bytes) -> Prepared | None:
         placeholder = fsencode(entry.placeholder)
@@ -133,34 +189,98 @@ class Preparer:
         )
         if restored is None:
             return None
-        mode: FileMode = "binary" if entry.file_mode == "binary" else "text"
-        room = len(placeholder) if mode == "binary" else None
-        reloc = Relocation(entry.name, entry.placeholder, mode, room)
-        content = self._final(entry, restored, entry.placeholder, mode)
+        reloc = self._restored(entry)
+        content = self._final(entry, restored, entry.placeholder, reloc.mode)
         return Prepared(content, reloc, verified=True)
 
+    def _restored(self, entry: PlanEntry) -> Relocation:
+        mode: FileMode = "binary" if entry.file_mode == "binary" else "text"
+        room = len(fsencode(entry.placeholder)) if mode == "binary" else None
+        return Relocation(entry.name, entry.placeholder, mode, room)
+
+    def _restore_large(self, entry: PlanEntry) -> Prepared | None:
+        placeholder = fsencode(entry.placeholder)
+        fd = open_file(self.path(entry))
+        try:
+            chunks = read_chunks(fd)
+            spelling = restored_spelling(
+                chunks, self.prefix_bytes, placeholder, entry.file_mode, entry.sha256
+            )
+        finally:
+            os.close(fd)
+        if spelling is None:
+            return None
+        reloc = self._restored(entry)
+        replaces: list[Replace] = [(spelling, placeholder, reloc.mode)]
+        if self.relocate_prefix is not None:
+            replaces.append((placeholder, fsencode(self.relocate_prefix), reloc.mode))
+        rewrite = self._rewrite(entry, (), replaces)
+        return Prepared(b"", reloc, verified=True, rewrite=rewrite)
+
     def _search(self, entry: PlanEntry, data: bytes) -> Prepared:
-        prefix = self.env.prefix
-        needle = fsencode(prefix)
+        needle = fsencode(self.env.prefix)
         if needle not in data:
-            note = None
-            if entry.action == "restore":
-                note = f"{entry.name}: differs from its package and holds no prefix; packed as is"
-            return Prepared(data, finding=note)
+            return Prepared(data, finding=self._unchanged(entry))
         mode: FileMode = "binary" if b"\0" in data else "text"
+        room = binary_room(data, needle) if mode == "binary" else None
+        reloc, finding = self._found(entry, mode, room)
+        if reloc is None:
+            return Prepared(data, finding=finding)
+        return Prepared(self._final(entry, data, self.env.prefix, mode), reloc, finding)
+
+    def _search_large(self, entry: PlanEntry, patches: tuple[Patch, ...]) -> Prepared:
+        needle = fsencode(self.env.prefix)
+        fd = open_file(self.path(entry))
+        try:
+            result = scan(patched(read_chunks(fd), patches), [needle])
+        finally:
+            os.close(fd)
+        found = result.found
+        if found is None:
+            rewrite = self._rewrite(entry, patches, [])
+            return Prepared(b"", finding=self._unchanged(entry), rewrite=rewrite)
+        mode: FileMode = "binary" if result.has_nul else "text"
+        reloc, finding = self._found(entry, mode, found.room if mode == "binary" else None)
+        replaces: list[Replace] = []
+        if reloc is not None and self.relocate_prefix is not None:
+            replaces.append((needle, fsencode(self.relocate_prefix), mode))
+        rewrite = self._rewrite(entry, patches, replaces)
+        return Prepared(b"", reloc, finding, rewrite=rewrite)
+
+    def _rewrite(
+        self, entry: PlanEntry, patches: tuple[Patch, ...], replaces: list[Replace]
+    ) -> Rewrite:
+        """The Rewrite of a large file, its packed size measured."""
+        try:
+            size = measured_size(self.path(entry), patches, tuple(replaces))
+        except RelocationError as exc:
+            raise self._too_long(entry, exc) from exc
+        return Rewrite(size, patches, tuple(replaces))
+
+    @staticmethod
+    def _unchanged(entry: PlanEntry) -> str | None:
+        """A file that was to be restored but holds no prefix: changed, packed as it is."""
+        if entry.action == "restore":
+            return f"{entry.name}: differs from its package and holds no prefix; packed as is"
+        return None
+
+    def _found(
+        self, entry: PlanEntry, mode: FileMode, room: int | None
+    ) -> tuple[Relocation | None, str | None]:
+        """What a file found holding the prefix becomes: its relocation and any finding
+        (no relocation: byte-code without its source, which cannot be relocated)."""
+        if entry.name.endswith(".pyc"):
+            return None, (
+                f"{entry.name}: byte-code without its source holds"
+                " the prefix; it cannot be relocated (reinstall from source)"
+            )
         if entry.action == "restore":
             what = "modified after install"
         else:
             what = f"written at install by {entry.owner}" if entry.owner else "untracked"
-        if entry.name.endswith(".pyc"):
-            return Prepared(
-                data,
-                finding=f"{entry.name}: byte-code without its source holds"
-                " the prefix; it cannot be relocated (reinstall from source)",
-            )
+        needle = fsencode(self.env.prefix)
+        reloc = Relocation(entry.name, self.env.prefix, mode, room)
         finding = None
-        room = binary_room(data, needle) if mode == "binary" else None
-        reloc = Relocation(entry.name, prefix, mode, room)
         if room is not None:
             if room <= len(needle):
                 finding = (
@@ -169,4 +289,4 @@ class Preparer:
                 )
         elif entry.action == "restore":
             finding = f"{entry.name}: {what}; packed as is and relocated by search"
-        return Prepared(self._final(entry, data, prefix, mode), reloc, finding)
+        return reloc, finding

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from ..archive import CompressedRun, TarMembers
 from ..errors import CondaPackageError
@@ -21,12 +21,14 @@ from ..plan import PlanEntry
 from ..progress import check_cancel
 from .files import current_size, open_file, read_file
 from .prepare import Prepared, Preparer
+from .rewrite import Rewrite
 
 PART_BYTES = 4 << 20  # a large file's part, read and compressed by one worker
 WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memory)
 WINDOW_BATCHES = 8
 BATCH_FILES = 128
 BATCH_BYTES = 4 << 20
+RunKind = Literal["batch", "part", "stream", "rewrite"]
 _Seal = Callable[[list[bytes]], "list[bytes] | CompressedRun"]
 
 
@@ -38,6 +40,7 @@ class Batch:
     members: list[bytes] | CompressedRun | None = None  # the run sealed for a tar writer
     contents: list[bytes | None] = field(default_factory=list)  # else: per entry
     notes: list[tuple[PlanEntry, Prepared | None]] = field(default_factory=list)
+    rewrite: Rewrite | None = None  # one large file, for the writer to stream so
 
 
 def noteworthy(prepared: Prepared) -> bool:
@@ -78,7 +81,9 @@ class Run(NamedTuple):
 
     entries: list[PlanEntry]
     size: int  # bytes of content it holds
-    how: str = "batch"  # batch, part (of one large file) or stream (the writer reads it)
+    # batch; part (of one large file); stream (the writer reads it); rewrite (a worker
+    # decides how a large file changes, the writer streams it so)
+    how: RunKind = "batch"
     part: tuple[int, int] = (0, 0)  # a part's offset and the file's size
 
     @property
@@ -98,10 +103,14 @@ def runs(entries: tuple[PlanEntry, ...], prep: Preparer, parts: bool) -> Iterato
     run: list[PlanEntry] = []
     size = 0
     for entry in entries:
-        if prep.large(entry):
+        handling = prep.handling(entry)
+        if handling != "read":
             if run:
                 yield Run(run, size)
                 run, size = [], 0
+            if handling == "rewrite":
+                yield Run([entry], 0, "rewrite")
+                continue
             if not parts:
                 yield Run([entry], 0, "stream")
                 continue
@@ -141,6 +150,16 @@ def prepare_part(prep: Preparer, run: Run, seal: _Seal) -> Batch:
     return Batch(run.size, seal(members.finish()))
 
 
+def prepare_rewrite(prep: Preparer, run: Run) -> Batch:
+    """Decide how one large file changes on its way into the archive; nothing held."""
+    entry = run.entries[0]
+    prepared = prep.rewrite(entry)
+    notes: list[tuple[PlanEntry, Prepared | None]] = []
+    if noteworthy(prepared):
+        notes.append((entry, prepared))
+    return Batch(0, notes=notes, rewrite=prepared.rewrite)
+
+
 def window(
     entries: tuple[PlanEntry, ...],
     pool: ThreadPoolExecutor,
@@ -166,6 +185,8 @@ def window(
                 future = pool.submit(prepare_part, prep, run, seal)
             elif run.how == "batch":
                 future = pool.submit(prepare_batch, prep, run.entries, seal, run.size)
+            elif run.how == "rewrite":
+                future = pool.submit(prepare_rewrite, prep, run)
             pending.append((run, future))
             in_flight += run.size
         if not pending:
