@@ -1,6 +1,7 @@
 """Peak memory with one very large file, in every format: an untracked 1 GiB file that
-holds the prefix (searched and rewritten), and the same size of plain data packed under
---fix-rpath (every file is then looked at). The issue's bound: under 200 MB whatever the size.
+holds the prefix (searched; packed as is, or relocated at pack time), the same size of plain
+data under --fix-rpath (every file is then looked at), and a 1 GiB ELF library whose RUNPATH
+--fix-rpath rewrites. The issue's bound: under 200 MB whatever the size.
 
 Usage: python benchmarks/bench_large_files.py [--size-mib N] [--formats tar.gz,zip,...]
 
@@ -59,12 +60,20 @@ def main() -> None:
         print(f"demo environment + {args.size_mib:,} MiB untracked files; cores: {os.cpu_count()}")
         cases = {
             "untracked, holds the prefix": [],
+            "untracked, holds the prefix, --relocate-prefix": ["--relocate-prefix", "/opt/r"],
             "plain data, --fix-rpath": ["--fix-rpath"],
+            "ELF library, --fix-rpath": ["--fix-rpath"],
         }
         for case, extra in cases.items():
-            if extra:  # the same bytes without the prefix, as a plain data file
+            if case.startswith("plain"):  # the same bytes without the prefix, as plain data
                 (prefix / "share" / "model-with-prefix.txt").unlink()
                 write_large(prefix / "share" / "plain-data.bin", size, None)
+            if case.startswith("ELF"):  # the demo's library (RUNPATH into the prefix), padded
+                (prefix / "share" / "plain-data.bin").unlink()
+                elf = prefix / "lib" / "liblarge.so"
+                shutil.copy2(prefix / "lib" / "libdemo.so.1", elf)
+                with open(elf, "r+b") as fh:
+                    fh.truncate(size)
             print(f"\n{case}:")
             for fmt in args.formats.split(","):
                 target = out / f"o.{fmt}"
