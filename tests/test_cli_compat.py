@@ -14,6 +14,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conda_package.core import ZipNeedsZip64
+from conda_package.core.archive import ArchiveEntry, open_writer
+from conda_package.core.archive import zip as zip_format
 from conftest import cli
 from test_pack import activate_and_run, extract
 from test_reliability import leftovers, one_line
@@ -340,3 +343,18 @@ def test_no_zip_64_refuses_too_many_entries(small_env, tmp_path):
     r = cli("-p", small_env, "-o", out, "--no-zip-64")
     one_line(r, 1, "entries is more than a zip holds", "ZIP64")
     assert leftovers(tmp_path) == []
+
+
+def test_no_zip_64_stops_a_zip_growing_past_the_limit(tmp_path, monkeypatch):
+    """Offsets are only known while writing: with the limit lowered (as test_archive's
+    test_zip64 does), the writer stops there and leaves nothing."""
+    monkeypatch.setattr(zip_format, "_ZIP64_LIMIT", 300)
+    out = tmp_path / "x.zip"
+    with (
+        pytest.raises(ZipNeedsZip64, match="grows past 4 GiB"),
+        open_writer(out, "zip", zip64=False) as writer,
+    ):
+        for i in range(20):
+            writer.add(ArchiveEntry(f"f{i}", "file", 0o644, 0, 10), b"0123456789")
+        writer.commit()
+    assert os.listdir(tmp_path) == []
