@@ -3,8 +3,10 @@
 from .options import (
     PackOptions,
     PackSettings,
+    check_compile_bytecode,
     check_output,
     check_relocate_prefix,
+    env_python,
     resolve_output,
     validate,
 )
@@ -12,6 +14,7 @@ from .plan import (
     STATE_DIR,
     PackPlan,
     PlanEntry,
+    keeps_bytecode,
     make_plan,
 )
 from .subdirs import (
@@ -25,9 +28,12 @@ __all__ = [
     "PackPlan",
     "PackSettings",
     "PlanEntry",
+    "check_compile_bytecode",
     "check_output",
     "check_relocate_prefix",
     "check_subdir",
+    "env_python",
+    "keeps_bytecode",
     "make_plan",
     "resolve_output",
     "subdir_from_options",

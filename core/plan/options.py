@@ -30,6 +30,7 @@ class PackOptions:
     relocate_prefix: str | None = None
     fix_rpath: bool = False
     dry_run: bool = False
+    compile_bytecode: bool = False  # add the byte-code the environment lacks (write/bytecode.py)
 
 
 OutputKind = Literal["archive", "package", "backup"]
@@ -101,6 +102,22 @@ class PackSettings:
     threads: int
     subdir: str | None
     relocate_prefix: str | None
+    compile_bytecode: bool
+
+
+def env_python(prefix: str) -> str:
+    """The environment's own Python: only it knows its byte-code format."""
+    return os.path.join(prefix, "bin", "python")
+
+
+def check_compile_bytecode(env: Environment, wanted: bool) -> bool:
+    """Byte-code is compiled by the environment's Python, so it must run on this machine."""
+    if wanted and not os.access(env_python(env.prefix), os.X_OK):
+        raise UsageError(
+            f"--compile-bytecode: {env.prefix} has no bin/python to compile with;"
+            " pack without --compile-bytecode"
+        )
+    return wanted
 
 
 def check_relocate_prefix(prefix: str | None) -> str | None:
@@ -122,4 +139,5 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         threads=worker_count(options.threads),
         subdir=subdir,
         relocate_prefix=check_relocate_prefix(options.relocate_prefix),
+        compile_bytecode=check_compile_bytecode(env, options.compile_bytecode),
     )

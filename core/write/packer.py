@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field, replace
 from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, open_writer
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
-from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
+from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
+from .bytecode import compile_bytecode, with_bytecode
 from .generated import generated_entries
 from .prepare import Preparer, Relocation
 from .schedule import Batch, Run, window
@@ -59,20 +61,41 @@ def pack(
     options = options or PackOptions()
     start = time.perf_counter()
     settings = validate(env, options)
-    output, fmt, relocate = settings.output, settings.format, settings.relocate_prefix
     plan = make_plan(
         env,
         subdir=settings.subdir,
         ignore_missing_files=options.ignore_missing_files,
         ignore_editable_packages=options.ignore_editable_packages,
-        relocate_prefix=relocate,
+        relocate_prefix=settings.relocate_prefix,
     )
+    if not settings.compile_bytecode or options.dry_run:
+        return _pack(env, options, settings, plan, None, progress, cancel, start)
+    # Beside the output: outside the environment, as the output is.
+    with tempfile.TemporaryDirectory(
+        prefix=".conda-package-bytecode-", dir=os.path.dirname(settings.output)
+    ) as into:
+        compiled = compile_bytecode(env, plan, into, settings.relocate_prefix, settings.threads)
+        plan = with_bytecode(plan, compiled)
+        return _pack(env, options, settings, plan, into, progress, cancel, start)
+
+
+def _pack(
+    env: Environment,
+    options: PackOptions,
+    settings: PackSettings,
+    plan: PackPlan,
+    compiled: str | None,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    start: float,
+) -> PackResult:
+    output, fmt, relocate = settings.output, settings.format, settings.relocate_prefix
     result = PackResult(None if options.dry_run else output, fmt, plan)
     result.findings += [
         f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
         for path in plan.special
     ]
-    prep = Preparer(env, options)
+    prep = Preparer(env, options, compiled)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None

@@ -45,8 +45,9 @@ class Prepared:
 class Preparer:
     """Per-entry work done in worker threads: read, restore and verify, or search."""
 
-    def __init__(self, env: Environment, options: PackOptions):
+    def __init__(self, env: Environment, options: PackOptions, compiled: str | None = None):
         self.env = env
+        self.compiled = compiled  # the folder of byte-code compiled at pack time
         self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
         self.prefix_bytes = [fsencode(p) for p in self.prefixes]
         self.relocate_prefix = options.relocate_prefix
@@ -55,7 +56,8 @@ class Preparer:
         self.records = {f"conda-meta/{r.record_file}": r for r in env.records}
 
     def path(self, entry: PlanEntry) -> str:
-        return f"{self.env.prefix}/{entry.name}"
+        root = self.compiled if entry.action == "compiled" else self.env.prefix
+        return f"{root}/{entry.name}"
 
     def large(self, entry: PlanEntry) -> bool:
         """A plain copy too large to read whole: read in parts, or streamed by the writer
@@ -104,7 +106,7 @@ class Preparer:
         fixes: tuple = ()
         if self.fix_rpath:
             data, fixes = self._fix_rpath(entry, data)
-        if entry.action == "copy":
+        if entry.action in ("copy", "compiled"):
             return Prepared(data, rpath_fixes=fixes)
         prepared = self._restore(entry, data) if entry.action == "restore" else None
         prepared = prepared or self._search(entry, data)
