@@ -18,6 +18,7 @@ from .codecs import CODECS, ZstdCodec, xz_threads
 from .dir import DirWriter
 from .entry import CHUNK, ArchiveEntry
 from .formats import FORMATS, default_level, format_from_path, validate_level
+from .installer import InstallerInfo, installer_writer
 from .output import install_output, open_temp, partial_name
 from .pipeline import BackgroundStream, BlockStream
 from .tar import CompressedRun, TarMembers, TarWriter
@@ -29,6 +30,7 @@ __all__ = [
     "ArchiveEntry",
     "ArchiveWriter",
     "CompressedRun",
+    "InstallerInfo",
     "TarMembers",
     "TarWriter",
     "default_level",
@@ -40,11 +42,17 @@ __all__ = [
 
 
 def open_writer(
-    path: str | os.PathLike[str], fmt: str, *, level: int | None = None, threads: int = 0
+    path: str | os.PathLike[str],
+    fmt: str,
+    *,
+    level: int | None = None,
+    threads: int = 0,
+    installer: InstallerInfo | None = None,
 ) -> ArchiveWriter:
     """Start an output; the caller has already checked that `path` may be replaced.
 
-    threads: compression threads, 0 for one per CPU.
+    threads: compression threads, 0 for one per CPU. installer: what the script of the
+    "sh" format says (by default, only the output's name).
     """
     level = validate_level(fmt, level)
     threads = worker_count(threads)
@@ -55,6 +63,10 @@ def open_writer(
         return DirWriter(path, temp)
     temp, raw = open_temp(path, sequential=fmt != "zip")  # zip goes back to its headers
     try:
+        if fmt == "sh":
+            info = installer or InstallerInfo(os.path.basename(path).removesuffix(".sh"))
+            assert level is not None  # it compresses
+            return installer_writer(path, temp, raw, level, threads, info)
         return _file_writer(path, temp, raw, fmt, level, threads)
     except BaseException:
         raw.close()

@@ -25,6 +25,7 @@ from .. import (
     shown_prefix,
     worker_count,
 )
+from .deploy import add_deploy_flags, check_modulefile, write_modulefile
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pack = p.add_argument_group("packing (the default action)")
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
-    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip or dir")
+    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip, dir or sh")
     pack.add_argument("--force", action="store_true", help="overwrite an existing output")
     pack.add_argument(
         "--ignore-missing-files", action="store_true", help="pack even if package files are missing"
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     pack.add_argument("--check", action="store_true", help="report relocation findings")
+    add_deploy_flags(pack)
 
     files = p.add_argument_group("files")
     files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")
@@ -282,7 +284,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
         relocate_prefix=args.relocate_prefix,
         fix_rpath=args.fix_rpath,
         dry_run=args.dry_run,
+        compile_bytecode=args.compile_bytecode,
     )
+    modulefile = check_modulefile(args)
     env = Environment.load(_prefix(args))
     started = time.perf_counter()
     show_bar = not (args.quiet or args.dry_run) and sys.stderr.isatty()
@@ -291,6 +295,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
             result = pack(env, options, progress=bar)
     else:
         result = pack(env, options)
+    if modulefile and not args.dry_run:
+        write_modulefile(modulefile, args.relocate_prefix)
     if args.json:
         _print_json(
             {

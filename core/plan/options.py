@@ -82,7 +82,7 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
         if fmt is None:
             raise UsageError(
                 f"{options.output}: cannot tell the format from the extension;"
-                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip or --format"
+                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip, .sh or --format"
             )
         output = os.path.abspath(options.output)
     else:

@@ -16,9 +16,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, open_writer
+from ..archive import ArchiveEntry, ArchiveWriter, InstallerInfo, TarWriter, open_writer
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
+from ..paths import fsencode
 from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from .bytecode import compile_bytecode, with_bytecode
@@ -100,7 +101,13 @@ def _pack(
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
     if not options.dry_run:
-        writer = open_writer(output, fmt, level=settings.level, threads=settings.threads)
+        rooms = [len(fsencode(e.placeholder)) for e in plan.entries if e.file_mode == "binary"]
+        about = InstallerInfo(
+            env.name, plan.subdir, plan.total_bytes, len(plan.entries), min(rooms, default=0)
+        )
+        writer = open_writer(
+            output, fmt, level=settings.level, threads=settings.threads, installer=about
+        )
     seal = writer.seal_members if isinstance(writer, TarWriter) else None
     tell("", force=True)  # the totals, before the first batch is ready
     try:
