@@ -52,7 +52,7 @@ def open_writer(
     """Start an output; the caller has already checked that `path` may be replaced.
 
     threads: compression threads, 0 for one per CPU. installer: what the script of the
-    "sh" format says (by default, only the output's name).
+    "sh" format says and checks (by default, nothing but a generic name).
     """
     level = validate_level(fmt, level)
     threads = worker_count(threads)
@@ -64,7 +64,7 @@ def open_writer(
     temp, raw = open_temp(path, sequential=fmt != "zip")  # zip goes back to its headers
     try:
         if fmt == "sh":
-            info = installer or InstallerInfo(os.path.basename(path).removesuffix(".sh"))
+            info = installer or InstallerInfo("environment")
             assert level is not None  # it compresses
             return installer_writer(path, temp, raw, level, threads, info)
         return _file_writer(path, temp, raw, fmt, level, threads)

@@ -35,7 +35,7 @@ class InstallerInfo:
     room: int = 0  # the longest target prefix its binary files take, 0 if unlimited
 
 
-def installer_header(info: InstallerInfo, script: str) -> bytes:
+def installer_header(info: InstallerInfo) -> bytes:
     """The script, with the byte offset of the tar.gz that follows it written in."""
     plain = re.sub(r"[^A-Za-z0-9._+-]", "_", info.name) or "env"
     needs = -(-(info.size + _BLOCK * info.entries) // 1024)  # KiB, rounded up
@@ -44,7 +44,6 @@ def installer_header(info: InstallerInfo, script: str) -> bytes:
         ("NAME", plain),
         ("CREATOR", f"conda-package {__version__}"),
         ("SUBDIR", info.subdir or "unknown platform"),
-        ("SCRIPT", re.sub(r"[^A-Za-z0-9._+-]", "_", os.path.basename(script))),
         ("SIZE_KIB", str(needs)),
         ("ARCH", _MACHINES.get(info.subdir, "")),
         ("ROOM", str(info.room)),
@@ -70,5 +69,5 @@ class InstallerWriter(TarWriter):
 def installer_writer(
     path: str, temp: str, raw: BinaryIO, level: int, threads: int, info: InstallerInfo
 ) -> InstallerWriter:
-    raw.write(installer_header(info, path))
+    raw.write(installer_header(info))
     return InstallerWriter(path, temp, raw, BlockStream(raw, CODECS["tar.gz"](level), threads))

@@ -1,7 +1,7 @@
 #!/bin/sh
 # @NAME@: a conda environment packed by @CREATOR@ (@SUBDIR@), installed with this host's
 # sh, df, tail and tar, and relocated by the environment's own Python.
-# Usage: sh @SCRIPT@ TARGET | --list | --help
+# Usage: sh THIS-FILE TARGET | --list | --help
 set -u
 size_kib=@SIZE_KIB@
 offset=@OFFSET@
