@@ -48,6 +48,7 @@ _API: dict[str, str] = {
     "PathFilter": "plan",
     "PlanEntry": "plan",
     "check_arcroot": "plan",
+    "check_compile_bytecode": "plan",
     "check_relocate_prefix": "plan",
     "check_subdir": "plan",
     "make_plan": "plan",
@@ -59,10 +60,17 @@ _API: dict[str, str] = {
     "default_level": "archive",
     "format_from_path": "archive",
     "validate_level": "archive",
+    "InstallerInfo": "archive",
+    "CompiledBytecode": "write",
     "FileMode": "write",
+    "ModuleSyntax": "write",
     "PackResult": "write",
     "Relocation": "write",
+    "compile_bytecode": "write",
+    "modulefile_syntax": "write",
+    "modulefile_text": "write",
     "pack": "write",
+    "with_bytecode": "write",
     # condapkg: a conda package of the untracked files
     "PackageResult": "condapkg",
     "build_package": "condapkg",
@@ -111,7 +119,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         default_cache,
         target_findings,
     )
-    from .archive import FORMATS, default_level, format_from_path, validate_level
+    from .archive import FORMATS, InstallerInfo, default_level, format_from_path, validate_level
     from .condapkg import (
         PackageResult,
         build_package,
@@ -160,6 +168,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         PathFilter,
         PlanEntry,
         check_arcroot,
+        check_compile_bytecode,
         check_relocate_prefix,
         check_subdir,
         make_plan,
@@ -171,7 +180,18 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from .threads import worker_count
     from .units import human_bytes
     from .untracked import RemovalResult, default_backup_path, remove_untracked
-    from .write import FileMode, PackResult, Relocation, pack
+    from .write import (
+        CompiledBytecode,
+        FileMode,
+        ModuleSyntax,
+        PackResult,
+        Relocation,
+        compile_bytecode,
+        modulefile_syntax,
+        modulefile_text,
+        pack,
+        with_bytecode,
+    )
 
 
 def __getattr__(name: str) -> Any:

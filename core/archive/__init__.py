@@ -18,6 +18,7 @@ from .codecs import CODECS, ZstdCodec, xz_threads
 from .dir import DirWriter
 from .entry import CHUNK, ArchiveEntry
 from .formats import FORMATS, default_level, format_from_path, validate_level
+from .installer import InstallerInfo, installer_writer
 from .output import install_output, open_temp, partial_name
 from .pipeline import BackgroundStream, BlockStream
 from .tar import CompressedRun, TarMembers, TarWriter
@@ -29,6 +30,7 @@ __all__ = [
     "ArchiveEntry",
     "ArchiveWriter",
     "CompressedRun",
+    "InstallerInfo",
     "TarMembers",
     "TarWriter",
     "check_zip32",
@@ -48,11 +50,14 @@ def open_writer(
     threads: int = 0,
     root: str = "",
     zip64: bool = True,
+    installer: InstallerInfo | None = None,
 ) -> ArchiveWriter:
     """Start an output; the caller has already checked that `path` may be replaced.
 
     threads: compression threads, 0 for one per CPU. root: a plain relative folder that
     every entry goes under (--arcroot). zip64: whether a zip may use ZIP64 extensions.
+    installer: what the script of the "sh" format says and checks (by default, nothing
+    but a generic name).
     """
     level = validate_level(fmt, level)
     threads = worker_count(threads)
@@ -65,7 +70,12 @@ def open_writer(
     else:
         temp, raw = open_temp(path, sequential=fmt != "zip")  # zip goes back to its headers
         try:
-            writer = _file_writer(path, temp, raw, fmt, level, threads, zip64)
+            if fmt == "sh":
+                info = installer or InstallerInfo("environment")
+                assert level is not None  # it compresses
+                writer = installer_writer(path, temp, raw, level, threads, info)
+            else:
+                writer = _file_writer(path, temp, raw, fmt, level, threads, zip64)
         except BaseException:
             raw.close()
             os.unlink(temp)

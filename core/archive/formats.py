@@ -6,7 +6,9 @@ import os
 
 from ..errors import UsageError
 
-FORMATS: tuple[str, ...] = ("tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir")
+FORMATS: tuple[str, ...] = (
+    "tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "sh"
+)  # fmt: skip
 
 EXTENSIONS: dict[str, str] = {
     ".tar.gz": "tar.gz",
@@ -19,6 +21,7 @@ EXTENSIONS: dict[str, str] = {
     ".txz": "tar.xz",
     ".tar": "tar",
     ".zip": "zip",
+    ".sh": "sh",  # a self-extracting installer (installer.py)
 }
 
 # (lowest, highest, default). tar.gz 3: zlib-ng level 3 is the fastest level whose output
@@ -29,6 +32,7 @@ _LEVELS: dict[str, tuple[int, int, int]] = {
     "tar.bz2": (1, 9, 9),
     "tar.xz": (0, 9, 3),
     "zip": (0, 9, 4),
+    "sh": (1, 9, 3),  # its tar.gz
 }
 
 

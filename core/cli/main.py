@@ -23,6 +23,7 @@ from .. import (
     shown_prefix,
     worker_count,
 )
+from .deploy import check_modulefile, write_modulefile
 from .parser import build_parser
 
 
@@ -204,7 +205,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
         arcroot=args.arcroot,
         zip_symlinks=args.zip_symlinks,
         zip64=args.zip64,
+        compile_bytecode=args.compile_bytecode,
     )
+    modulefile = check_modulefile(args)
     env = Environment.load(_prefix(args))
     started = time.perf_counter()
     show_bar = not (args.quiet or args.dry_run) and sys.stderr.isatty()
@@ -213,6 +216,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
             result = pack(env, options, progress=bar)
     else:
         result = pack(env, options)
+    if modulefile and not args.dry_run:
+        write_modulefile(modulefile, args.relocate_prefix)
     if args.json:
         _print_json(
             {

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .. import PathFilter, UsageError, __version__
+from .deploy import add_deploy_flags
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pack = p.add_argument_group("packing (the default action)")
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
-    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip or dir")
+    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip, dir or sh")
     pack.add_argument(
         "-f",
         "--force",
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     pack.add_argument("--check", action="store_true", help="report relocation findings")
+    add_deploy_flags(pack)
 
     files = p.add_argument_group("files")
     files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")

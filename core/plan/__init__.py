@@ -5,8 +5,10 @@ from .options import (
     PackOptions,
     PackSettings,
     check_arcroot,
+    check_compile_bytecode,
     check_output,
     check_relocate_prefix,
+    env_python,
     resolve_output,
     validate,
 )
@@ -14,6 +16,7 @@ from .plan import (
     STATE_DIR,
     PackPlan,
     PlanEntry,
+    keeps_bytecode,
     make_plan,
 )
 from .subdirs import (
@@ -30,9 +33,12 @@ __all__ = [
     "PathFilter",
     "PlanEntry",
     "check_arcroot",
+    "check_compile_bytecode",
     "check_output",
     "check_relocate_prefix",
     "check_subdir",
+    "env_python",
+    "keeps_bytecode",
     "make_plan",
     "resolve_output",
     "subdir_from_options",

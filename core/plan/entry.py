@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 EntryKind = Literal["file", "dir", "symlink", "hardlink"]
-Action = Literal["copy", "restore", "search", "record"]
+Action = Literal["copy", "restore", "search", "record", "compiled"]
 
 
 class PlanEntry(NamedTuple):
@@ -15,7 +15,7 @@ class PlanEntry(NamedTuple):
 
     copy: as on disk; restore: back to the package's placeholder bytes, verified by sha256;
     search: look for the prefix (untracked or modified files); record: a conda-meta record
-    with machine-specific paths blanked.
+    with machine-specific paths blanked; compiled: byte-code made at pack time (bytecode.py).
     """
 
     name: str

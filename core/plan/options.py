@@ -35,6 +35,7 @@ class PackOptions:
     arcroot: str = ""  # the folder inside the archive that holds the environment
     zip_symlinks: bool = False  # zip: store symlinks as links, not what they point to
     zip64: bool = True  # zip: allow ZIP64 extensions (--no-zip-64 turns them off)
+    compile_bytecode: bool = False  # add the byte-code the environment lacks (write/bytecode.py)
 
 
 OutputKind = Literal["archive", "package", "backup"]
@@ -98,7 +99,7 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
         if fmt is None:
             raise UsageError(
                 f"{options.output}: cannot tell the format from the extension;"
-                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip or --format"
+                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip, .sh or --format"
             )
         output = os.path.abspath(options.output)
     else:
@@ -125,6 +126,22 @@ class PackSettings:
     subdir: str | None
     relocate_prefix: str | None
     arcroot: str  # normalised: "" or a relative path without "." or ".." parts
+    compile_bytecode: bool
+
+
+def env_python(prefix: str) -> str:
+    """The environment's own Python: only it knows its byte-code format."""
+    return os.path.join(prefix, "bin", "python")
+
+
+def check_compile_bytecode(env: Environment, wanted: bool) -> bool:
+    """Byte-code is compiled by the environment's Python, so it must run on this machine."""
+    if wanted and not os.access(env_python(env.prefix), os.X_OK):
+        raise UsageError(
+            f"--compile-bytecode: {env.prefix} has no bin/python to compile with;"
+            " pack without --compile-bytecode"
+        )
+    return wanted
 
 
 def check_relocate_prefix(prefix: str | None) -> str | None:
@@ -134,12 +151,15 @@ def check_relocate_prefix(prefix: str | None) -> str | None:
     return prefix
 
 
-def check_arcroot(arcroot: str) -> str:
+def check_arcroot(arcroot: str, fmt: str) -> str:
     """The folder inside the archive, as a plain relative path (leading and trailing
-    slashes dropped, as conda-pack does); one that could escape the extraction is refused."""
+    slashes dropped, as conda-pack does); one that could escape the extraction is refused,
+    and so is any with the installer, which installs the environment where it is told."""
     parts = [part for part in arcroot.split("/") if part not in ("", ".")]
     if ".." in parts or "\0" in arcroot:
         raise UsageError(f"--arcroot {arcroot!r}: must be a relative path without '..'")
+    if parts and fmt == "sh":
+        raise UsageError("--arcroot: the sh installer installs into the folder it is given")
     return "/".join(parts)
 
 
@@ -155,5 +175,6 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         threads=worker_count(options.threads),
         subdir=subdir,
         relocate_prefix=check_relocate_prefix(options.relocate_prefix),
-        arcroot=check_arcroot(options.arcroot),
+        arcroot=check_arcroot(options.arcroot, fmt),
+        compile_bytecode=check_compile_bytecode(env, options.compile_bytecode),
     )

@@ -20,12 +20,23 @@ _new = tuple.__new__  # builds a PlanEntry without its Python __new__: per file,
 PLAIN_PATH_TYPES = frozenset({"hardlink", "softlink", "directory"})
 
 
+def keeps_bytecode(source_action: Action, relocate_prefix: str | None) -> bool:
+    """Whether byte-code still matches its source at the target: the source's bytes must be
+    packed as they are on disk (the byte-code checks its size and mtime, not its text). A
+    searched source is rewritten only if it holds the prefix: at pack time under
+    --relocate-prefix, too late to leave its byte-code out; by conda-unpack otherwise,
+    which removes the byte-code of each source it rewrites."""
+    if source_action == "search":
+        return relocate_prefix is None
+    return source_action == "copy"
+
+
 @dataclass(frozen=True)
 class PackPlan:
     prefix: str
     subdir: str
     entries: tuple[PlanEntry, ...]
-    skipped_pyc: int = 0
+    skipped_pyc: int = 0  # byte-code of sources that change at the target, left out
     missing: tuple[str, ...] = ()  # "dist: path" left out by --ignore-missing-files
     editable: tuple[str, ...] = ()  # editable installs packed by --ignore-editable-packages
     special: tuple[str, ...] = ()  # sockets, pipes and devices, left out
@@ -104,6 +115,12 @@ def make_plan(
 
     searched = set(env.untracked) | set(env.modified) | generated
     modified = set(env.modified)
+
+    def source_action(name: str) -> Action:
+        if name in placeholders and name not in modified:
+            return "restore"
+        return "search" if name in searched else "copy"
+
     entries: list[PlanEntry] = [
         PlanEntry(name, "dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns // _NS)
         for name, st in env.dirs.items()
@@ -130,12 +147,17 @@ def make_plan(
             continue
         if not stat.S_ISREG(st.st_mode):
             continue  # a socket, pipe or device (env.special): no content to carry
-        if name.endswith(".pyc") and pyc_source(name) in files:
-            # Python rebuilds it at the target; it holds the old prefix in length-prefixed
-            # marshal strings that no byte replacement can fix.
-            skipped_pyc += 1
-            continue
         mode = stat.S_IMODE(st.st_mode)
+        source = pyc_source(name)
+        if source is not None and source in files:
+            # Byte-code names the old prefix, harmlessly: Python sets a loaded code object's
+            # file name to where it was found. It is packed as is, unless its source changes.
+            if not keeps_bytecode(source_action(source), relocate_prefix):
+                skipped_pyc += 1
+                continue
+            fields = (name, "file", mode, mtime, st.st_size, "", "copy", "", "", "", dist)
+            entries.append(_new(PlanEntry, fields))
+            continue
         with_prefix = placeholders.get(name)
         if with_prefix is not None and name not in modified:
             entries.append(

@@ -266,6 +266,8 @@ def unpack(prefix: str, *, verbose: bool = False, dry_run: bool = False) -> list
             if log is not None:
                 in_place = (file.st.st_dev, file.st.st_ino) not in mapped
                 with rewrite.signals_held():
+                    for path in file.paths:  # first: a rerun rewrites no journalled file
+                        rewrite.drop_bytecode(os.path.join(prefix, path))
                     rewrite.write_file(file.full, relocated, file.st, in_place, data)
                     log.write("".join(f"{path}\t{prefix}\n" for path in file.paths))
                     log.flush()

@@ -145,6 +145,24 @@ def write_file(full: str, data: bytes, st: os.stat_result, in_place: bool, origi
             os.chmod(full, mode)
 
 
+def drop_bytecode(full: str) -> None:
+    """Remove the byte-code of a source about to be rewritten: it checks only the source's
+    size and mtime (kept), so after a move to a prefix of the same length it would still
+    load, with the old prefix in its constants."""
+    folder, name = os.path.split(full)
+    if not name.endswith(".py"):
+        return
+    cache = os.path.join(folder, "__pycache__")
+    stem = name[:-3] + "."
+    try:
+        names = os.listdir(cache)
+    except OSError:  # no byte-code here
+        return
+    for item in names:
+        if item.startswith(stem) and item.endswith(".pyc"):
+            os.unlink(os.path.join(cache, item))
+
+
 def codesign(full: str) -> None:
     """Apple silicon kills binaries whose signature no longer matches; conda re-signs too."""
     import subprocess  # macOS only: not worth its import time elsewhere

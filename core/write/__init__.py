@@ -1,5 +1,15 @@
 """The packer: scheduling, workers that read, restore and verify, and the generated files."""
 
+from .bytecode import (
+    CompiledBytecode,
+    compile_bytecode,
+    with_bytecode,
+)
+from .modulefile import (
+    ModuleSyntax,
+    modulefile_syntax,
+    modulefile_text,
+)
 from .packer import (
     PackResult,
     pack,
@@ -10,8 +20,14 @@ from .prepare import (
 )
 
 __all__ = [
+    "CompiledBytecode",
     "FileMode",
+    "ModuleSyntax",
     "PackResult",
     "Relocation",
+    "compile_bytecode",
+    "modulefile_syntax",
+    "modulefile_text",
     "pack",
+    "with_bytecode",
 ]

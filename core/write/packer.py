@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, check_zip32, open_writer
+from ..archive import (
+    ArchiveEntry,
+    ArchiveWriter,
+    InstallerInfo,
+    TarWriter,
+    check_zip32,
+    open_writer,
+)
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
-from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
+from ..paths import fsencode
+from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
+from .bytecode import compile_bytecode, with_bytecode
 from .generated import generated_entries
 from .prepare import Preparer, Relocation
 from .rewrite import RewriteReader
@@ -60,16 +70,39 @@ def pack(
     options = options or PackOptions()
     start = time.perf_counter()
     settings = validate(env, options)
-    output, fmt, relocate = settings.output, settings.format, settings.relocate_prefix
     plan = make_plan(
         env,
         subdir=settings.subdir,
         ignore_missing_files=options.ignore_missing_files,
         ignore_editable_packages=options.ignore_editable_packages,
-        relocate_prefix=relocate,
+        relocate_prefix=settings.relocate_prefix,
         filters=options.filters,
-        dereference=fmt == "zip" and not options.zip_symlinks,
+        dereference=settings.format == "zip" and not options.zip_symlinks,
     )
+    if not options.dry_run:  # --force: missing folders are made, as conda-pack does
+        os.makedirs(os.path.dirname(settings.output), exist_ok=True)
+    if not settings.compile_bytecode or options.dry_run:
+        return _pack(env, options, settings, plan, None, progress, cancel, start)
+    # Beside the output: outside the environment, as the output is.
+    with tempfile.TemporaryDirectory(
+        prefix=".conda-package-bytecode-", dir=os.path.dirname(settings.output)
+    ) as into:
+        compiled = compile_bytecode(env, plan, into, settings.relocate_prefix, settings.threads)
+        plan = with_bytecode(plan, compiled)
+        return _pack(env, options, settings, plan, into, progress, cancel, start)
+
+
+def _pack(
+    env: Environment,
+    options: PackOptions,
+    settings: PackSettings,
+    plan: PackPlan,
+    compiled: str | None,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    start: float,
+) -> PackResult:
+    output, fmt, relocate = settings.output, settings.format, settings.relocate_prefix
     if fmt == "zip" and not options.zip64:
         _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env)))
     result = PackResult(None if options.dry_run else output, fmt, plan)
@@ -78,12 +111,15 @@ def pack(
         for path in plan.special
     ]
     result.findings += plan.notes
-    prep = Preparer(env, options)
+    prep = Preparer(env, options, compiled)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
     if not options.dry_run:
-        os.makedirs(os.path.dirname(output), exist_ok=True)  # --force: as conda-pack does
+        rooms = [len(fsencode(e.placeholder)) for e in plan.entries if e.file_mode == "binary"]
+        about = InstallerInfo(
+            env.name, plan.subdir, plan.total_bytes, len(plan.entries), min(rooms, default=0)
+        )
         writer = open_writer(
             output,
             fmt,
@@ -91,6 +127,7 @@ def pack(
             threads=settings.threads,
             root=settings.arcroot,
             zip64=options.zip64,
+            installer=about,
         )
     tar = writer if isinstance(writer, TarWriter) else None
     tell("", force=True)  # the totals, before the first batch is ready
@@ -99,7 +136,7 @@ def pack(
             try:
                 for run, batch in window(plan.entries, pool, prep, tar, cancel):
                     if writer is not None:
-                        _write(writer, env, run, batch)
+                        _write(writer, prep, run, batch)
                     if batch is not None:
                         notes.take(batch)
                     if run.last:
@@ -195,16 +232,16 @@ def _size(path: str) -> int:
     return os.path.getsize(path)
 
 
-def _write(writer: ArchiveWriter, env: Environment, run: Run, batch: Batch | None) -> None:
+def _write(writer: ArchiveWriter, prep: Preparer, run: Run, batch: Batch | None) -> None:
     if batch is None:  # one large file, streamed from disk by the writer
-        _stream(writer, env, run.entries[0])
+        _stream(writer, prep.path(run.entries[0]), run.entries[0])
         return
     if batch.rewrite is not None:  # one large file, streamed through its rewrite
         entry = run.entries[0]
         archive_entry = ArchiveEntry(
             entry.name, "file", entry.mode, entry.mtime, batch.rewrite.size
         )
-        with RewriteReader(os.path.join(env.prefix, entry.name), batch.rewrite) as reader:
+        with RewriteReader(prep.path(entry), batch.rewrite) as reader:
             writer.add(archive_entry, reader)
         return
     if batch.members is not None:
@@ -222,7 +259,7 @@ def _write(writer: ArchiveWriter, env: Environment, run: Run, batch: Batch | Non
         writer.add(archive_entry, content)
 
 
-def _stream(writer: ArchiveWriter, env: Environment, entry: PlanEntry) -> None:
-    with open_env_file(os.path.join(env.prefix, entry.name)) as fh:
+def _stream(writer: ArchiveWriter, path: str, entry: PlanEntry) -> None:
+    with open_env_file(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         writer.add(ArchiveEntry(entry.name, "file", entry.mode, entry.mtime, size), fh)

@@ -55,8 +55,9 @@ class Prepared:
 class Preparer:
     """Per-entry work done in worker threads: read, restore and verify, or search."""
 
-    def __init__(self, env: Environment, options: PackOptions):
+    def __init__(self, env: Environment, options: PackOptions, compiled: str | None = None):
         self.env = env
+        self.compiled = compiled  # the folder of byte-code compiled at pack time
         self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
         self.prefix_bytes = [fsencode(p) for p in self.prefixes]
         self.relocate_prefix = options.relocate_prefix
@@ -65,7 +66,8 @@ class Preparer:
         self.records = {f"conda-meta/{r.record_file}": r for r in env.records}
 
     def path(self, entry: PlanEntry) -> str:
-        return f"{self.env.prefix}/{entry.name}"
+        root = self.compiled if entry.action == "compiled" else self.env.prefix
+        return f"{root}/{entry.name}"
 
     def handling(self, entry: PlanEntry) -> Handling:
         """Files up to SMALL_FILE are read whole. A larger plain copy is streamed (a dry
@@ -74,6 +76,8 @@ class Preparer:
         if entry.kind != "file" or entry.action == "record":
             return "read"
         large = entry.size > SMALL_FILE
+        if entry.action == "compiled":
+            return "stream" if large or self.dry_run else "read"
         if entry.action != "copy":
             return "rewrite" if large else "read"
         if self.fix_rpath and (not large or self._elf(entry)):
@@ -141,7 +145,7 @@ class Preparer:
                 for at, raw in patches:
                     buffer[at : at + len(raw)] = raw
                 data = bytes(buffer)
-        if entry.action == "copy":
+        if entry.action in ("copy", "compiled"):
             return Prepared(data, rpath_fixes=fixes)
         prepared = self._restore(entry, data) if entry.action == "restore" else None
         prepared = prepared or self._search(entry, data)

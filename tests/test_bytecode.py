@@ -1,0 +1,138 @@
+"""Byte-code in the archive: the environment's own kept as is, the missing compiled at pack
+time by its Python, loaded at the target without compiling, even from a read-only tree."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conda_package.core import Environment, PackOptions, pack
+from conftest import cli
+from test_pack import activate_and_run, extract, files_holding
+
+JSON_PYC = "lib/python3.7/json/__pycache__/__init__.cpython-37.pyc"
+SYSCONFIG = "lib/python3.7/__pycache__/_sysconfigdata_m_linux_x86_64-linux-gnu.cpython-37.pyc"
+IMPORTS = "import json, ssl, sqlite3"
+
+
+def read_only_imports(prefix: Path, code: str) -> subprocess.CompletedProcess:
+    """`python -v -c code` with the tree read-only and byte-code writing off."""
+    subprocess.run(["chmod", "-R", "a-w", str(prefix)], check=True)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
+    try:
+        return subprocess.run(
+            [str(prefix / "bin/python"), "-v", "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
+        )
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(prefix)], check=True)
+
+
+def compiled_from(stderr: str) -> list[str]:
+    """What `python -v` says each code object came from."""
+    return re.findall(r"^# code object from '?([^'\n]+)'?$", stderr, re.M)
+
+
+def assert_loads_bytecode(prefix: Path) -> None:
+    r = read_only_imports(prefix, IMPORTS)
+    assert r.returncode == 0, r.stderr
+    sources = compiled_from(r.stderr)
+    assert f"{prefix}/{JSON_PYC}" in sources
+    assert f"{prefix}/lib/python3.7/__pycache__/ssl.cpython-37.pyc" in sources
+    compiled = [s for s in sources if not s.endswith(".pyc")]
+    assert compiled == []  # nothing compiled from source at import
+
+
+@pytest.fixture(scope="module")
+def env_with_bytecode(real_env_factory) -> Path:
+    """The real environment with byte-code, as conda leaves one (python's package ships it,
+    noarch packages are compiled at install), plus a pip-style module naming the prefix."""
+    prefix = real_env_factory("bytecode")
+    site = prefix / "lib/python3.7/site-packages"
+    (site / "where_am_i.py").write_text(f"PREFIX = {str(prefix)!r}\n")
+    subprocess.run(
+        [str(prefix / "bin/python"), "-m", "compileall", "-q", str(prefix / "lib/python3.7")],
+        capture_output=True,
+    )
+    assert (prefix / JSON_PYC).is_file() and (prefix / SYSCONFIG).is_file()
+    return prefix
+
+
+def test_environment_bytecode_is_packed_and_loaded_at_a_new_path(env_with_bytecode, tmp_path):
+    prefix = env_with_bytecode
+    archive = tmp_path / "env.tar.gz"
+    result = pack(Environment.load(str(prefix)), PackOptions(output=str(archive)))
+    assert JSON_PYC in result.names
+    assert SYSCONFIG not in result.names  # its source is rewritten at the target
+    assert result.plan.skipped_pyc == 6  # the six sources python ships with a prefix
+    # A new place exactly as long as the old: byte-code of a source conda-unpack rewrites
+    # would still match its size and mtime, and load the old prefix.
+    base = tmp_path.parent  # shorter than the environment's prefix, which lies deeper
+    target = base / ("n" * (len(str(prefix)) - len(str(base)) - 1))
+    assert len(str(target)) == len(str(prefix))
+    extract(archive, target)
+    r = activate_and_run(target, "python -c 'import where_am_i; print(where_am_i.PREFIX)'")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(target)
+    assert_loads_bytecode(target)
+    r = subprocess.run(
+        [str(target / "bin/python"), "-c", "import json; json.loads('{')"],
+        capture_output=True,
+        text=True,
+    )
+    assert f'File "{target}/lib/python3.7/json/decoder.py"' in r.stderr
+    assert str(prefix) not in r.stderr
+    assert files_holding(target, str(prefix).encode()) == []
+
+
+def snapshot(root: Path) -> set[str]:
+    return {os.path.join(d, n) for d, dirs, names in os.walk(root) for n in names + dirs}
+
+
+def test_compile_bytecode_adds_what_is_missing_without_touching_the_environment(real_env, tmp_path):
+    before = snapshot(real_env)
+    archive = tmp_path / "compiled.tar.zst"
+    r = cli("-p", real_env, "-o", archive, "--compile-bytecode", "-q")
+    assert r.returncode == 0, r.stderr
+    assert snapshot(real_env) == before  # compiled outside the environment
+    target = extract(archive, tmp_path / "t")
+    assert (target / JSON_PYC).is_file()
+    assert not (target / SYSCONFIG).exists()  # never compiled from bytes that change
+    assert activate_and_run(target, "true").returncode == 0  # relocates
+    assert_loads_bytecode(target)
+
+
+def test_compiled_bytecode_matches_its_source_in_a_plain_directory(real_env, tmp_path):
+    out = tmp_path / "copy"
+    options = PackOptions(output=str(out), format="dir", compile_bytecode=True)
+    result = pack(Environment.load(str(real_env)), options)
+    assert JSON_PYC in result.names
+    source = os.stat(out / "lib/python3.7/json/__init__.py")
+    head = (out / JSON_PYC).read_bytes()[:16]
+    assert int.from_bytes(head[8:12], "little") == int(source.st_mtime)
+    assert int.from_bytes(head[12:16], "little") == source.st_size
+
+
+def test_compile_bytecode_needs_the_environments_python(small_env, tmp_path):
+    out = tmp_path / "small.tar.gz"
+    r = cli("-p", small_env, "-o", out, "--compile-bytecode")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"conda-package: error: --compile-bytecode: {small_env} has no bin/python to compile"
+        " with; pack without --compile-bytecode"
+    ]
+    assert list(tmp_path.iterdir()) == [small_env]
+
+
+def test_files_holding_still_finds_the_prefix_outside_bytecode(tmp_path):
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__/m.cpython-37.pyc").write_bytes(b"\0/old/prefix\0")
+    assert files_holding(tmp_path, b"/old/prefix") == []
+    (tmp_path / "m.py").write_text("'/old/prefix'\n")
+    assert files_holding(tmp_path, b"/old/prefix") == ["m.py"]
