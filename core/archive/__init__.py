@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 from typing import BinaryIO
 
-import zstandard
-
 from ..threads import worker_count
 from .base import ArchiveWriter
-from .codecs import CODECS, ZstdCodec, xz_threads
+from .codecs import CODECS, xz_threads
 from .dir import DirWriter
 from .entry import CHUNK, ArchiveEntry
 from .formats import FORMATS, default_level, format_from_path, validate_level
 from .output import install_output, open_temp, partial_name
-from .pipeline import BackgroundStream, BlockStream
+from .pipeline import BlockStream
 from .tar import CompressedRun, TarMembers, TarWriter
 from .zip import ZipWriter
+from .zstdframe import ZstdFrameStream
 
 __all__ = [
     "CHUNK",
@@ -70,10 +69,8 @@ def _file_writer(
     assert level is not None  # every other format compresses
     if fmt == "zip":
         return ZipWriter(path, temp, raw, level, threads)
-    if fmt == "tar.zst" and not ZstdCodec.frames_suit(level):
-        compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-        stream = BackgroundStream(compressor.stream_writer(raw, closefd=False))
-        return TarWriter(path, temp, raw, stream)
+    if fmt == "tar.zst":
+        return TarWriter(path, temp, raw, ZstdFrameStream(raw, level, threads))
     if fmt == "tar.xz":
         threads = xz_threads(threads, level)
     return TarWriter(path, temp, raw, BlockStream(raw, CODECS[fmt](level), threads))
