@@ -47,6 +47,10 @@ class PrefixTooLong(CondaPackageError):
     """A target prefix does not fit into the room a binary file has."""
 
 
+class ZipNeedsZip64(CondaPackageError):
+    """A zip with --no-zip-64 would need ZIP64 extensions (too many entries, too large)."""
+
+
 class Cancelled(CondaPackageError):
     """The user cancelled (Ctrl-C, the TUI's Esc, a cancel event)."""
 

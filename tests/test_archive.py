@@ -552,7 +552,7 @@ def test_levels() -> None:
     with pytest.raises(UsageError, match="unknown archive format"):
         validate_level("rar", None)
     with pytest.raises(UsageError, match="threads"):
-        open_writer("unused.tar", "tar", threads=-1)
+        open_writer("unused.tar", "tar", threads=-2)
 
 
 def test_format_from_path() -> None:

@@ -16,6 +16,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -170,7 +171,9 @@ def test_any_tree_packs_extracts_and_relocates_unchanged(
     output = work / (f"out{n}" if fmt == "dir" else f"out{n}.{fmt}")
     dest = work / f"x{n}"
     try:
-        pack(Environment.load(str(base_prefix)), PackOptions(output=str(output), format=fmt))
+        # zip keeps symlinks as links only with zip_symlinks (--zip-symlinks), as compared here
+        options = PackOptions(output=str(output), format=fmt, zip_symlinks=True)
+        pack(Environment.load(str(base_prefix)), options)
         target = extract(output, fmt, dest)
         want_entries, want_links = describe(source)
         got_entries, got_links = describe(target / "share" / "random")
@@ -187,6 +190,39 @@ def test_any_tree_packs_extracts_and_relocates_unchanged(
     finally:
         remove(dest)
         remove(output) if fmt == "dir" else output.unlink(missing_ok=True)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=entries)
+def test_any_tree_packs_as_zip_with_symlinks_as_what_they_point_to(
+    base_prefix: Path, work: Path, spec: list
+) -> None:
+    """Without --zip-symlinks, every member reads as the path does on disk (through links,
+    loops and links to links); only links that lead nowhere packed stay links."""
+    source = base_prefix / "share" / "random"
+    remove(source)
+    make_tree(source, spec, str(base_prefix).encode())
+    output = work / f"deref{next(_counter)}.zip"
+    try:
+        pack(Environment.load(str(base_prefix)), PackOptions(output=str(output), format="zip"))
+        with zipfile.ZipFile(output) as zf:
+            members = {i.filename.rstrip("/"): i for i in zf.infolist()}
+            for name, info in members.items():
+                if not name.startswith("share/random/"):
+                    continue  # the packages' files and the generated ones
+                on_disk = base_prefix / name  # the OS follows the links on the way
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    assert zf.read(info).decode() == os.readlink(on_disk), name
+                elif info.is_dir():
+                    assert on_disk.is_dir(), name
+                elif Path(os.path.realpath(on_disk)).is_relative_to(source):
+                    # (package files elsewhere hold their placeholder, restored)
+                    assert zf.read(info) == on_disk.read_bytes(), name
+        for dirpath, dirnames, filenames in os.walk(source):
+            for entry in dirnames + filenames:
+                assert os.path.relpath(os.path.join(dirpath, entry), base_prefix) in members
+    finally:
+        output.unlink(missing_ok=True)
 
 
 # --- moving an unpacked environment again and again -------------------------------------

@@ -19,7 +19,7 @@ from .formats import FORMATS, default_level, format_from_path, validate_level
 from .output import install_output, open_temp, partial_name
 from .pipeline import BlockStream
 from .tar import CompressedRun, TarMembers, TarWriter
-from .zip import ZipWriter
+from .zip import ZipWriter, check_zip32
 from .zstdframe import ZstdFrameStream
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "CompressedRun",
     "TarMembers",
     "TarWriter",
+    "check_zip32",
     "default_level",
     "format_from_path",
     "install_output",
@@ -39,36 +40,47 @@ __all__ = [
 
 
 def open_writer(
-    path: str | os.PathLike[str], fmt: str, *, level: int | None = None, threads: int = 0
+    path: str | os.PathLike[str],
+    fmt: str,
+    *,
+    level: int | None = None,
+    threads: int = 0,
+    root: str = "",
+    zip64: bool = True,
 ) -> ArchiveWriter:
     """Start an output; the caller has already checked that `path` may be replaced.
 
-    threads: compression threads, 0 for one per CPU.
+    threads: compression threads, 0 for one per CPU. root: a plain relative folder that
+    every entry goes under (--arcroot). zip64: whether a zip may use ZIP64 extensions.
     """
     level = validate_level(fmt, level)
     threads = worker_count(threads)
     path = os.fspath(path)
+    writer: ArchiveWriter
     if fmt == "dir":
         temp = partial_name(path)
         os.mkdir(temp)  # 0o777 minus the umask, like any new directory
-        return DirWriter(path, temp)
-    temp, raw = open_temp(path, sequential=fmt != "zip")  # zip goes back to its headers
-    try:
-        return _file_writer(path, temp, raw, fmt, level, threads)
-    except BaseException:
-        raw.close()
-        os.unlink(temp)
-        raise
+        writer = DirWriter(path, temp)
+    else:
+        temp, raw = open_temp(path, sequential=fmt != "zip")  # zip goes back to its headers
+        try:
+            writer = _file_writer(path, temp, raw, fmt, level, threads, zip64)
+        except BaseException:
+            raw.close()
+            os.unlink(temp)
+            raise
+    writer.root = root
+    return writer
 
 
 def _file_writer(
-    path: str, temp: str, raw: BinaryIO, fmt: str, level: int | None, threads: int
+    path: str, temp: str, raw: BinaryIO, fmt: str, level: int | None, threads: int, zip64: bool
 ) -> ArchiveWriter:
     if fmt == "tar":
         return TarWriter(path, temp, raw, raw)
     assert level is not None  # every other format compresses
     if fmt == "zip":
-        return ZipWriter(path, temp, raw, level, threads)
+        return ZipWriter(path, temp, raw, level, threads, zip64=zip64)
     if fmt == "tar.zst":
         return TarWriter(path, temp, raw, ZstdFrameStream(raw, level, threads))
     if fmt == "tar.xz":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from types import TracebackType
 from typing import BinaryIO, Literal
@@ -21,6 +22,8 @@ class ArchiveWriter:
     to, so the content is read once whatever the format.
     """
 
+    root = ""  # the folder every entry goes under (--arcroot); set before the first add
+
     def __init__(self, path: str, temp: str) -> None:
         self.path = path
         self._temp = temp
@@ -35,6 +38,9 @@ class ArchiveWriter:
         """
         if self._state != "open":
             raise ValueError(f"cannot add to a {self._state} archive writer")
+        if self.root:
+            target = self.rooted(entry.target) if entry.kind == "hardlink" else entry.target
+            entry = dataclasses.replace(entry, name=self.rooted(entry.name), target=target)
         if entry.name in self._names:
             raise ValueError(f"duplicate archive entry {entry.name!r}")
         if entry.kind == "hardlink" and entry.target not in self._files:
@@ -49,6 +55,10 @@ class ArchiveWriter:
         self._names.add(entry.name)
         if entry.kind in ("file", "hardlink"):
             self._files.add(entry.name)
+
+    def rooted(self, name: str) -> str:
+        """An entry's name in the output: under the root folder, if there is one."""
+        return f"{self.root}/{name}" if self.root else name
 
     def commit(self) -> None:
         """Finish the output durably, then give it its real name."""

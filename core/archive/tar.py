@@ -110,14 +110,18 @@ class TarMembers:
     for what ArchiveEntry would check: plain relative names, known kinds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, root: str = "") -> None:
         self.pieces: list[bytes] = []
         self._small: list[bytes] = []
+        self._root = root + "/" if root else ""  # the writer's root folder (--arcroot)
 
     def add(
         self, name: str, kind: str, mode: int, mtime: int, content: bytes = b"", target: str = ""
     ) -> None:
         size = len(content)
+        if self._root:
+            name = self._root + name
+            target = self._root + target if kind == "hardlink" else target
         self._small.append(tar_header(name, kind, mode & 0o7777, mtime, size, target))
         self._content(content)
         if size % 512:
@@ -129,7 +133,8 @@ class TarMembers:
         """`data` of a large file of `size` bytes, from `offset`: the header goes with the
         first part, the padding with the last, so parts can be serialised apart."""
         if offset == 0:
-            self._small.append(tar_header(name, "file", mode & 0o7777, mtime, size, ""))
+            header = tar_header(self._root + name, "file", mode & 0o7777, mtime, size, "")
+            self._small.append(header)
         self._content(data)
         if offset + len(data) == size and size % 512:
             self._small.append(_ZEROS[: -size % 512])
@@ -230,8 +235,8 @@ class TarWriter(FileWriter):
         except BaseException:
             self._state = "broken"
             raise
-        self._names.update(names)
-        self._files.update(linkable)
+        self._names.update(map(self.rooted, names))
+        self._files.update(map(self.rooted, linkable))
 
     def _put_compressed(self, run: CompressedRun) -> None:
         assert isinstance(self._stream, BlockStream)  # whose codec made them

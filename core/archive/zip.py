@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from zlib_ng import zlib_ng
 
-from ..errors import CondaPackageError
+from ..errors import CondaPackageError, ZipNeedsZip64
 from .base import FileWriter
 from .codecs import BlockResult, deflate
 from .entry import CHUNK, ArchiveEntry, Buffer, Content, content_pieces
@@ -31,6 +31,27 @@ _Job = Callable[[bytes, Buffer, bool], BlockResult]  # data, CRC-32 and length o
 def _store(history: bytes, block: Buffer, final: bool) -> BlockResult:
     """The zip level 0 counterpart of deflate."""
     return bytes(block), zlib_ng.crc32(block), len(block)
+
+
+def _big(size: int) -> bool:
+    """Whether a member of `size` bytes takes zip64 fields (room for deflate's worst case)."""
+    return size * 21 > _ZIP64_LIMIT * 20
+
+
+def _refuse(path: str, why: str) -> ZipNeedsZip64:
+    return ZipNeedsZip64(
+        f"{path}: {why}, which needs ZIP64 extensions, and --no-zip-64 turns them off;"
+        " drop --no-zip-64 or choose a tar format"
+    )
+
+
+def check_zip32(path: str, count: int, largest: str, size: int) -> None:
+    """Refuse, before writing, a zip without ZIP64 that is sure to need it: too many entries
+    (`count`) or a member too large (`largest`, of `size` bytes)."""
+    if count >= _ZIP_COUNT_LIMIT:
+        raise _refuse(path, f"{count} entries is more than a zip holds without them")
+    if _big(size):
+        raise _refuse(path, f"{largest} is {size} bytes")
 
 
 def _run_batch(jobs: list[tuple[_Job, bytes]]) -> list[BlockResult]:
@@ -95,8 +116,11 @@ class ZipWriter(FileWriter):
     descriptors are needed.
     """
 
-    def __init__(self, path: str, temp: str, raw: BinaryIO, level: int, threads: int) -> None:
+    def __init__(
+        self, path: str, temp: str, raw: BinaryIO, level: int, threads: int, zip64: bool = True
+    ) -> None:
         super().__init__(path, temp, raw)
+        self._zip64 = zip64  # False: fail rather than write ZIP64 fields
         self._pipeline = Pipeline(threads, CHUNK)
         self._job: _Job = functools.partial(deflate, level) if level else _store
         self._method = 8 if level else 0
@@ -132,7 +156,9 @@ class ZipWriter(FileWriter):
 
     def _add_file(self, entry: ArchiveEntry, content: Content) -> None:
         size = entry.size
-        zip64 = size * 21 > _ZIP64_LIMIT * 20  # room for deflate's worst case
+        zip64 = _big(size)
+        if zip64 and not self._zip64:
+            raise _refuse(self.path, f"{entry.name} is {size} bytes")
         member = _member(entry, stat.S_IFREG, self._method, size, zip64)
         self._members[entry.name] = member
         if size <= CHUNK:
@@ -202,6 +228,8 @@ class ZipWriter(FileWriter):
         self._record(member)
 
     def _start(self, member: _ZipMember) -> None:
+        if self._offset >= _ZIP64_LIMIT and not self._zip64:
+            raise _refuse(self.path, "the archive grows past 4 GiB")
         member.offset = self._offset
         self._write(self._local_header(member))
         member.data = self._offset
@@ -285,6 +313,8 @@ class ZipWriter(FileWriter):
         start, size, count = self._offset, len(self._central), self._count
         self._write(self._central)
         if count >= _ZIP_COUNT_LIMIT or start >= _ZIP64_LIMIT or size >= _ZIP64_LIMIT:
+            if not self._zip64:
+                raise _refuse(self.path, f"{count} entries over {start + size} bytes")
             record = self._offset
             end64 = (0x06064B50, 44, _MADE_BY, 45, 0, 0, count, count, size, start)
             self._write(struct.pack("<IQHHIIQQQQ", *end64))

@@ -10,13 +10,11 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from .. import (
     CondaPackageError,
     Environment,
     UsageError,
-    __version__,
     check_prefix,
     find_prefix_of,
     is_demo,
@@ -25,87 +23,7 @@ from .. import (
     shown_prefix,
     worker_count,
 )
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other error
-        raise UsageError(message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="conda-package",
-        description="Pack a conda environment into a relocatable archive; find which package "
-        "owns a file; list, remove or package the files no package owns.",
-        epilog="Unpack with: mkdir ENV && tar -xf ENV.tar.gz -C ENV && . ENV/bin/activate",
-    )
-    where = p.add_argument_group("environment")
-    where.add_argument("prefix_arg", nargs="?", metavar="PREFIX", help="environment prefix")
-    exclusive = where.add_mutually_exclusive_group()
-    exclusive.add_argument("-n", "--name", help="name of the environment")
-    exclusive.add_argument("-p", "--prefix", help="full path to the environment")
-    exclusive.add_argument(
-        "--demo-env",
-        metavar="PATH",
-        help="make the demo environment at PATH (offline, no conda) and use it",
-    )
-
-    pack = p.add_argument_group("packing (the default action)")
-    pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
-    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip or dir")
-    pack.add_argument("--force", action="store_true", help="overwrite an existing output")
-    pack.add_argument(
-        "--ignore-missing-files", action="store_true", help="pack even if package files are missing"
-    )
-    pack.add_argument(
-        "--ignore-editable-packages",
-        action="store_true",
-        help="pack even with editable pip installs (their sources stay behind)",
-    )
-    pack.add_argument("--zstd", action="store_true", help="tar.zst output")
-    pack.add_argument(
-        "--zstd-compression-level", type=int, metavar="1..22", help="zstd level (default 1)"
-    )
-    pack.add_argument(
-        "--compression-level", type=int, metavar="N", help="level for the chosen format"
-    )
-    pack.add_argument(
-        "-j",
-        "--threads",
-        type=int,
-        default=0,
-        help="threads that read and compress; 0: all cores (default)",
-    )
-    pack.add_argument("--arch", help="override the detected subdir, e.g. linux-64")
-    pack.add_argument("--platform", help="override the detected subdir, e.g. linux-aarch64")
-    pack.add_argument("--relocate-prefix", metavar="PREFIX", help="relocate at pack time")
-    pack.add_argument(
-        "--fix-rpath",
-        action="store_true",
-        help="rewrite absolute RPATHs into the prefix as $ORIGIN (archive only)",
-    )
-    pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
-    pack.add_argument("--check", action="store_true", help="report relocation findings")
-
-    files = p.add_argument_group("files")
-    files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")
-    files.add_argument("-u", "--untracked", action="store_true", help="list untracked files")
-    files.add_argument("-r", "--reset", action="store_true", help="remove untracked files")
-    files.add_argument("--yes", action="store_true", help="do not ask before removing")
-    files.add_argument("--backup", metavar="PATH", help="backup archive of removed files")
-    files.add_argument("--no-backup", action="store_true", help="remove without a backup")
-
-    pkg = p.add_argument_group("conda package from the untracked files")
-    pkg.add_argument("--pkg-name", metavar="NAME", help="build a conda package of them")
-    pkg.add_argument("--pkg-version", default="0.0", metavar="VERSION", help="default 0.0")
-    pkg.add_argument("--pkg-build", default="0", metavar="N", help="build number, default 0")
-
-    out = p.add_argument_group("output")
-    out.add_argument("-v", "--verbose", action="count", default=0)
-    out.add_argument("-q", "--quiet", action="store_true")
-    out.add_argument("--json", action="store_true", help="machine-readable output")
-    out.add_argument("--version", action="version", version=f"conda-package {__version__}")
-    return p
+from .parser import build_parser
 
 
 def _prefix(args: argparse.Namespace) -> str:
@@ -250,7 +168,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
     if args.zstd_compression_level is not None and args.compression_level is not None:
         raise UsageError("give --zstd-compression-level or --compression-level, not both")
-    fmt = args.format
+    fmt = None if args.format == "infer" else args.format  # conda-pack's name for the default
     if args.zstd:
         if fmt not in (None, "tar.zst"):
             raise UsageError(f"--zstd conflicts with --format {fmt}")
@@ -282,6 +200,10 @@ def cmd_pack(args: argparse.Namespace) -> int:
         relocate_prefix=args.relocate_prefix,
         fix_rpath=args.fix_rpath,
         dry_run=args.dry_run,
+        filters=args.filters,
+        arcroot=args.arcroot,
+        zip_symlinks=args.zip_symlinks,
+        zip64=args.zip64,
     )
     env = Environment.load(_prefix(args))
     started = time.perf_counter()
@@ -297,6 +219,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
                 "output": result.output,
                 "format": result.format,
                 "entries": result.names,
+                "excluded": list(result.plan.excluded),
                 "relocations": [dataclasses.asdict(r) for r in result.relocations],
                 "findings": result.findings,
                 "room": result.room,
@@ -310,6 +233,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         if args.verbose:
             for entry in result.plan.entries:
                 print(f"{entry.action:8} {entry.kind:8} {entry.name}")
+            for name in result.plan.excluded:
+                print(f"{'excluded':17} {name}")
     elif not args.quiet:
         print_done(result, started)
     return 0

@@ -30,6 +30,7 @@ def summary_lines(result: PackResult) -> list[str]:
         f"# editable installs, sources not packed (--ignore-editable-packages):"
         f" {len(plan.editable)}",
         f"# sockets, pipes and devices left out: {len(plan.special)}",
+        f"# files and links excluded by pattern (--exclude/--include): {len(plan.excluded)}",
         "# longest target prefix that fits: "
         + (f"{room} bytes" if room is not None else "any (no binary holds the prefix)"),
         f"# packing notes (below): {len(result.findings)}",

@@ -1,8 +1,10 @@
 """The pack plan and the pack options, validated once for the CLI and the TUI."""
 
+from .filters import FilterKind, PathFilter
 from .options import (
     PackOptions,
     PackSettings,
+    check_arcroot,
     check_output,
     check_relocate_prefix,
     resolve_output,
@@ -21,10 +23,13 @@ from .subdirs import (
 
 __all__ = [
     "STATE_DIR",
+    "FilterKind",
     "PackOptions",
     "PackPlan",
     "PackSettings",
+    "PathFilter",
     "PlanEntry",
+    "check_arcroot",
     "check_output",
     "check_relocate_prefix",
     "check_subdir",

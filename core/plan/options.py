@@ -11,6 +11,7 @@ from ..errors import OutputExists, OutputInsideEnvironment, UsageError
 from ..load import Environment
 from ..paths import inside
 from ..threads import worker_count
+from .filters import PathFilter
 from .subdirs import subdir_from_options
 
 
@@ -30,6 +31,10 @@ class PackOptions:
     relocate_prefix: str | None = None
     fix_rpath: bool = False
     dry_run: bool = False
+    filters: tuple[PathFilter, ...] = ()  # --exclude/--include, in the order given
+    arcroot: str = ""  # the folder inside the archive that holds the environment
+    zip_symlinks: bool = False  # zip: store symlinks as links, not what they point to
+    zip64: bool = True  # zip: allow ZIP64 extensions (--no-zip-64 turns them off)
 
 
 OutputKind = Literal["archive", "package", "backup"]
@@ -42,13 +47,25 @@ def check_output(
     replace: bool = False,
     directory: bool = False,
     what: OutputKind = "archive",
+    make_parent: bool = False,
 ) -> None:
     """Where any output of env may go (an archive, a package, a backup): into an existing
-    folder, outside the environment, never over it, over an old file only when `replace`.
+    folder (or one the caller will create, with `make_parent`), outside the environment,
+    never over it, over an old file only when `replace`.
     """
     parent = os.path.dirname(output)
     if not os.path.isdir(parent):
-        raise UsageError(f"{parent}: output directory does not exist; create it first")
+        if not make_parent:
+            hint = " (or use --force)" if what == "archive" else ""
+            raise UsageError(f"{parent}: output directory does not exist; create it first{hint}")
+        existing = parent
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise UsageError(
+                f"{existing}: not a directory, so the output directory {parent} cannot be"
+                " created there; choose another output"
+            )
     real_parent = os.path.realpath(parent)
     if inside(real_parent, env.real_prefix):
         raise OutputInsideEnvironment(
@@ -87,7 +104,13 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     else:
         fmt = fmt or "tar.gz"
         output = os.path.abspath(f"{env.name}{'' if fmt == 'dir' else '.' + fmt}")
-    check_output(env, output, replace=options.force or options.dry_run, directory=fmt == "dir")
+    check_output(
+        env,
+        output,
+        replace=options.force or options.dry_run,
+        directory=fmt == "dir",
+        make_parent=options.force,  # as conda-pack's --force does
+    )
     return output, fmt
 
 
@@ -101,6 +124,7 @@ class PackSettings:
     threads: int
     subdir: str | None
     relocate_prefix: str | None
+    arcroot: str  # normalised: "" or a relative path without "." or ".." parts
 
 
 def check_relocate_prefix(prefix: str | None) -> str | None:
@@ -108,6 +132,15 @@ def check_relocate_prefix(prefix: str | None) -> str | None:
     if prefix is not None and (not prefix.startswith("/") or "\0" in prefix):
         raise UsageError(f"--relocate-prefix {prefix!r}: must be an absolute path")
     return prefix
+
+
+def check_arcroot(arcroot: str) -> str:
+    """The folder inside the archive, as a plain relative path (leading and trailing
+    slashes dropped, as conda-pack does); one that could escape the extraction is refused."""
+    parts = [part for part in arcroot.split("/") if part not in ("", ".")]
+    if ".." in parts or "\0" in arcroot:
+        raise UsageError(f"--arcroot {arcroot!r}: must be a relative path without '..'")
+    return "/".join(parts)
 
 
 def validate(env: Environment, options: PackOptions) -> PackSettings:
@@ -122,4 +155,5 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         threads=worker_count(options.threads),
         subdir=subdir,
         relocate_prefix=check_relocate_prefix(options.relocate_prefix),
+        arcroot=check_arcroot(options.arcroot),
     )

@@ -4,43 +4,20 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
 
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
 from ..load import Environment, pyc_source
 from ..paths import fsencode
+from .entry import Action, PlanEntry
+from .filters import PathFilter, apply_filters
+from .symlinks import dereference_symlinks
 
 STATE_DIR = "conda-meta/conda-package"
 _NS = 1_000_000_000  # mtimes in whole seconds, as tar keeps them
 _new = tuple.__new__  # builds a PlanEntry without its Python __new__: per file, it counts
 PLAIN_PATH_TYPES = frozenset({"hardlink", "softlink", "directory"})
-
-EntryKind = Literal["file", "dir", "symlink", "hardlink"]
-Action = Literal["copy", "restore", "search", "record"]
-
-
-class PlanEntry(NamedTuple):
-    """One archive entry (a tuple: there are as many as files, and tuples are made fast).
-
-    `action` says how its bytes are made:
-
-    copy: as on disk; restore: back to the package's placeholder bytes, verified by sha256;
-    search: look for the prefix (untracked or modified files); record: a conda-meta record
-    with machine-specific paths blanked.
-    """
-
-    name: str
-    kind: EntryKind
-    mode: int
-    mtime: int
-    size: int = 0
-    target: str = ""
-    action: Action = "copy"
-    placeholder: str = ""
-    file_mode: str = ""  # a record's "text" or "binary", for restore
-    sha256: str = ""
-    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +29,8 @@ class PackPlan:
     missing: tuple[str, ...] = ()  # "dist: path" left out by --ignore-missing-files
     editable: tuple[str, ...] = ()  # editable installs packed by --ignore-editable-packages
     special: tuple[str, ...] = ()  # sockets, pipes and devices, left out
+    excluded: tuple[str, ...] = ()  # files and links left out by --exclude/--include
+    notes: tuple[str, ...] = ()  # what the user should know about the choices made
 
     @property
     def total_bytes(self) -> int:
@@ -69,8 +48,14 @@ def make_plan(
     ignore_missing_files: bool = False,
     ignore_editable_packages: bool = False,
     relocate_prefix: str | None = None,
+    filters: Sequence[PathFilter] = (),
+    dereference: bool = False,
 ) -> PackPlan:
-    """Decide every entry from the loaded model alone; errors for what would not work."""
+    """Decide every entry from the loaded model alone; errors for what would not work.
+
+    filters: --exclude/--include in order; dereference: symlinks as copies of what they
+    point to (zip without --zip-symlinks).
+    """
     missing = tuple(f"{m.package.dist}: {m.path}" for m in env.missing)
     if missing and not ignore_missing_files:
         by_pkg: dict[str, list[str]] = {}
@@ -205,6 +190,11 @@ def make_plan(
             )
     entries.append(PlanEntry("conda-meta", "dir", 0o755, 0))
     entries.sort()  # by name: tuples compare their first field first, and names are unique
+    entries, excluded = apply_filters(entries, filters)
+    notes = _excluded_notes(excluded)
+    if dereference:
+        entries, link_notes = dereference_symlinks(env, entries)
+        notes += link_notes
     return PackPlan(
         env.prefix,
         subdir or env.subdir,
@@ -213,4 +203,22 @@ def make_plan(
         missing,
         editable,
         env.special,
+        tuple(excluded),
+        tuple(notes),
     )
+
+
+def _excluded_notes(excluded: list[str]) -> list[str]:
+    """One note for what the patterns left out, and one for the conda-meta records among
+    them: relocation does not need them, but conda and friends do."""
+    if not excluded:
+        return []
+    shown = ", ".join(excluded[:3]) + (" ..." if len(excluded) > 3 else "")
+    notes = [f"{len(excluded)} files and links excluded by pattern (--exclude/--include): {shown}"]
+    records = [n for n in excluded if n.startswith("conda-meta/") and n.endswith(".json")]
+    if records:
+        notes.append(
+            f"{len(records)} conda-meta records excluded by pattern: the environment still"
+            " relocates and runs, but conda, mamba and pixi will not see those packages in it"
+        )
+    return notes

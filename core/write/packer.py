@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, open_writer
+from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, check_zip32, open_writer
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
 from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
@@ -66,24 +66,37 @@ def pack(
         ignore_missing_files=options.ignore_missing_files,
         ignore_editable_packages=options.ignore_editable_packages,
         relocate_prefix=relocate,
+        filters=options.filters,
+        dereference=fmt == "zip" and not options.zip_symlinks,
     )
+    if fmt == "zip" and not options.zip64:
+        _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env)))
     result = PackResult(None if options.dry_run else output, fmt, plan)
     result.findings += [
         f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
         for path in plan.special
     ]
+    result.findings += plan.notes
     prep = Preparer(env, options)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
     if not options.dry_run:
-        writer = open_writer(output, fmt, level=settings.level, threads=settings.threads)
-    seal = writer.seal_members if isinstance(writer, TarWriter) else None
+        os.makedirs(os.path.dirname(output), exist_ok=True)  # --force: as conda-pack does
+        writer = open_writer(
+            output,
+            fmt,
+            level=settings.level,
+            threads=settings.threads,
+            root=settings.arcroot,
+            zip64=options.zip64,
+        )
+    tar = writer if isinstance(writer, TarWriter) else None
     tell("", force=True)  # the totals, before the first batch is ready
     try:
         with ThreadPoolExecutor(settings.threads) as pool:
             try:
-                for run, batch in window(plan.entries, pool, prep, seal, cancel):
+                for run, batch in window(plan.entries, pool, prep, tar, cancel):
                     if writer is not None:
                         _write(writer, env, run, batch)
                     if batch is not None:
@@ -130,9 +143,9 @@ class _Notes:
         for entry, prepared in batch.notes:
             if prepared is None:  # a hard link
                 if entry.target in self.relocated:  # zip stores a copy: relocate it too
-                    result.relocations.append(
-                        replace(self.relocated[entry.target], path=entry.name)
-                    )
+                    copy = replace(self.relocated[entry.target], path=entry.name)
+                    result.relocations.append(copy)
+                    self.relocated[entry.name] = copy  # a link to this link is a copy too
                 continue
             if prepared.relocation:
                 result.relocations.append(prepared.relocation)
@@ -162,6 +175,13 @@ class _Reporter:
         if self.progress is not None and self.throttle.ready(force):
             done = (self.done_files, self.files, self.done_bytes, self.size)
             self.progress(Progress("pack", *done, current))
+
+
+def _check_zip32(output: str, plan: PackPlan, generated: int) -> None:
+    """--no-zip-64: refuse before writing a zip that is sure to need ZIP64."""
+    largest = max((e for e in plan.entries if e.kind == "file"), key=lambda e: e.size, default=None)
+    count = len(plan.entries) + generated
+    check_zip32(output, count, largest.name if largest else "", largest.size if largest else 0)
 
 
 def _size(path: str) -> int:

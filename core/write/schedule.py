@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..archive import CompressedRun, TarMembers
+from ..archive import CompressedRun, TarMembers, TarWriter
 from ..errors import CondaPackageError
 from ..plan import PlanEntry
 from ..progress import check_cancel
@@ -27,7 +27,6 @@ WINDOW_BYTES = 64 << 20  # bytes read ahead of the writer, at most (bounded memo
 WINDOW_BATCHES = 8
 BATCH_FILES = 128
 BATCH_BYTES = 4 << 20
-_Seal = Callable[[list[bytes]], "list[bytes] | CompressedRun"]
 
 
 @dataclass
@@ -46,11 +45,13 @@ def noteworthy(prepared: Prepared) -> bool:
     )
 
 
-def prepare_batch(prep: Preparer, entries: list[PlanEntry], seal: _Seal | None, size: int) -> Batch:
+def prepare_batch(
+    prep: Preparer, entries: list[PlanEntry], tar: TarWriter | None, size: int
+) -> Batch:
     """Read and prepare a run of entries; for tar outputs, serialise (and compress) them
     here too, so that this is done in parallel and the writer gets the run in one piece."""
     batch = Batch(size)
-    members = TarMembers()
+    members = TarMembers(tar.root if tar is not None else "")
     for entry in entries:
         content = None
         if entry.kind == "file" and entry.action == "copy" and not prep.fix_rpath:
@@ -62,14 +63,14 @@ def prepare_batch(prep: Preparer, entries: list[PlanEntry], seal: _Seal | None, 
                 batch.notes.append((entry, prepared))
         elif entry.kind == "hardlink":
             batch.notes.append((entry, None))  # relocated when its target is
-        if seal is not None:
+        if tar is not None:
             members.add(
                 entry.name, entry.kind, entry.mode, entry.mtime, content or b"", entry.target
             )
         else:
             batch.contents.append(content)
-    if seal is not None:
-        batch.members = seal(members.finish())
+    if tar is not None:
+        batch.members = tar.seal_members(members.finish())
     return batch
 
 
@@ -118,7 +119,7 @@ def runs(entries: tuple[PlanEntry, ...], prep: Preparer, parts: bool) -> Iterato
         yield Run(run, size)
 
 
-def prepare_part(prep: Preparer, run: Run, seal: _Seal) -> Batch:
+def prepare_part(prep: Preparer, run: Run, tar: TarWriter) -> Batch:
     """Read one part of a large file and serialise (and compress) it, like a batch."""
     entry = run.entries[0]
     offset, total = run.part
@@ -135,24 +136,25 @@ def prepare_part(prep: Preparer, run: Run, seal: _Seal) -> Batch:
             raise CondaPackageError(f"{entry.name} grew while it was being packed")
     finally:
         os.close(fd)
-    members = TarMembers()
+    members = TarMembers(tar.root)
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     members.add_part(entry.name, entry.mode, entry.mtime, total, offset, data)
-    return Batch(run.size, seal(members.finish()))
+    return Batch(run.size, tar.seal_members(members.finish()))
 
 
 def window(
     entries: tuple[PlanEntry, ...],
     pool: ThreadPoolExecutor,
     prep: Preparer,
-    seal: _Seal | None,
+    tar: TarWriter | None,
     cancel: threading.Event | None,
 ) -> Iterator[tuple[Run, Batch | None]]:
     """Yield runs in plan order with what the workers made of them (None: a file to
-    stream), at most WINDOW_BYTES and WINDOW_BATCHES ahead of the writer."""
+    stream), at most WINDOW_BYTES and WINDOW_BATCHES ahead of the writer; for a tar
+    writer, the workers serialise and seal the runs for it."""
     pending: deque[tuple[Run, Future[Batch] | None]] = deque()
     in_flight = 0
-    todo = runs(entries, prep, parts=seal is not None)
+    todo = runs(entries, prep, parts=tar is not None)
     exhausted = False
     while True:
         while not exhausted and len(pending) < WINDOW_BATCHES and in_flight < WINDOW_BYTES:
@@ -162,10 +164,10 @@ def window(
                 break
             future = None
             if run.how == "part":
-                assert seal is not None
-                future = pool.submit(prepare_part, prep, run, seal)
+                assert tar is not None
+                future = pool.submit(prepare_part, prep, run, tar)
             elif run.how == "batch":
-                future = pool.submit(prepare_batch, prep, run.entries, seal, run.size)
+                future = pool.submit(prepare_batch, prep, run.entries, tar, run.size)
             pending.append((run, future))
             in_flight += run.size
         if not pending:

@@ -1,0 +1,155 @@
+"""The `conda-package` options: ours, and conda-pack 0.9.2's spellings of them, so that its
+command lines work unchanged."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from .. import PathFilter, UsageError, __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other error
+        raise UsageError(message)
+
+
+class _Filter(argparse.Action):
+    """--exclude and --include into one list, in command-line order (the order matters)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        assert isinstance(values, str)
+        made = PathFilter("exclude" if option_string == "--exclude" else "include", values)
+        namespace.filters = (*namespace.filters, made)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="conda-package",
+        description="Pack a conda environment into a relocatable archive; find which package "
+        "owns a file; list, remove or package the files no package owns.",
+        epilog="Unpack with: mkdir ENV && tar -xf ENV.tar.gz -C ENV && . ENV/bin/activate",
+    )
+    where = p.add_argument_group("environment")
+    where.add_argument("prefix_arg", nargs="?", metavar="PREFIX", help="environment prefix")
+    exclusive = where.add_mutually_exclusive_group()
+    exclusive.add_argument("-n", "--name", help="name of the environment")
+    exclusive.add_argument("-p", "--prefix", help="full path to the environment")
+    exclusive.add_argument(
+        "--demo-env",
+        metavar="PATH",
+        help="make the demo environment at PATH (offline, no conda) and use it",
+    )
+
+    pack = p.add_argument_group("packing (the default action)")
+    pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
+    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip or dir")
+    pack.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="overwrite an existing output, and create its missing directories",
+    )
+    pack.add_argument(
+        "--arcroot",
+        metavar="PATH",
+        default="",
+        help="folder inside the archive that holds the environment (default: none)",
+    )
+    pack.add_argument(
+        "--exclude",
+        action=_Filter,
+        metavar="PATTERN",
+        help="leave out paths (relative to the prefix) matching PATTERN; repeatable",
+    )
+    pack.add_argument(
+        "--include",
+        action=_Filter,
+        metavar="PATTERN",
+        help="bring back excluded paths matching PATTERN; applied in order with --exclude",
+    )
+    pack.add_argument(
+        "--ignore-missing-files", action="store_true", help="pack even if package files are missing"
+    )
+    pack.add_argument(
+        "--ignore-editable-packages",
+        action="store_true",
+        help="pack even with editable pip installs (their sources stay behind)",
+    )
+    pack.add_argument("--zstd", action="store_true", help="tar.zst output")
+    pack.add_argument(
+        "--zstd-compression-level", type=int, metavar="1..22", help="zstd level (default 1)"
+    )
+    pack.add_argument(
+        "--compression-level",
+        "--compress-level",
+        type=int,
+        metavar="N",
+        help="level for the chosen format",
+    )
+    pack.add_argument(
+        "-j",
+        "--threads",
+        "--n-threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="threads that read and compress; 0 or -1: all cores (default)",
+    )
+    pack.add_argument(
+        "--zip-symlinks",
+        action="store_true",
+        help="zip: store symlinks as links (default: a copy of what they point to)",
+    )
+    pack.add_argument(
+        "--no-zip-64",
+        dest="zip64",
+        action="store_false",
+        help="zip: no ZIP64 extensions (fails if the zip would need them)",
+    )
+    pack.add_argument("--arch", help="override the detected subdir, e.g. linux-64")
+    pack.add_argument("--platform", help="override the detected subdir, e.g. linux-aarch64")
+    pack.add_argument(
+        "-d",
+        "--relocate-prefix",
+        "--dest-prefix",
+        metavar="PREFIX",
+        help="relocate at pack time to PREFIX",
+    )
+    pack.add_argument(
+        "--fix-rpath",
+        action="store_true",
+        help="rewrite absolute RPATHs into the prefix as $ORIGIN (archive only)",
+    )
+    pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    pack.add_argument("--check", action="store_true", help="report relocation findings")
+
+    files = p.add_argument_group("files")
+    files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")
+    files.add_argument("-u", "--untracked", action="store_true", help="list untracked files")
+    files.add_argument("-r", "--reset", action="store_true", help="remove untracked files")
+    files.add_argument("--yes", action="store_true", help="do not ask before removing")
+    files.add_argument("--backup", metavar="PATH", help="backup archive of removed files")
+    files.add_argument("--no-backup", action="store_true", help="remove without a backup")
+
+    pkg = p.add_argument_group("conda package from the untracked files")
+    pkg.add_argument("--pkg-name", metavar="NAME", help="build a conda package of them")
+    pkg.add_argument("--pkg-version", default="0.0", metavar="VERSION", help="default 0.0")
+    pkg.add_argument("--pkg-build", default="0", metavar="N", help="build number, default 0")
+
+    out = p.add_argument_group("output")
+    out.add_argument("-v", "--verbose", action="count", default=0)
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress or summary; errors only"
+    )
+    out.add_argument("--json", action="store_true", help="machine-readable output")
+    out.add_argument("--version", action="version", version=f"conda-package {__version__}")
+    p.set_defaults(filters=())
+    return p
