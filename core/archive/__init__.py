@@ -15,7 +15,18 @@ from .base import ArchiveWriter
 from .codecs import CODECS, xz_threads
 from .dir import DirWriter
 from .entry import CHUNK, ArchiveEntry
-from .formats import FORMATS, default_level, format_from_path, validate_level
+from .formats import (
+    ALIASES,
+    FORMATS,
+    PACK_FORMATS,
+    ArchiveFormat,
+    PackFormat,
+    archive_format,
+    default_level,
+    format_from_path,
+    pack_format,
+    validate_level,
+)
 from .output import install_output, open_temp, partial_name
 from .pipeline import BlockStream
 from .tar import CompressedRun, TarMembers, TarWriter
@@ -23,25 +34,31 @@ from .zip import ZipWriter, check_zip32
 from .zstdframe import ZstdFrameStream
 
 __all__ = [
+    "ALIASES",
     "CHUNK",
     "FORMATS",
+    "PACK_FORMATS",
     "ArchiveEntry",
+    "ArchiveFormat",
     "ArchiveWriter",
     "CompressedRun",
+    "PackFormat",
     "TarMembers",
     "TarWriter",
+    "archive_format",
     "check_zip32",
     "default_level",
     "format_from_path",
     "install_output",
     "open_writer",
+    "pack_format",
     "validate_level",
 ]
 
 
 def open_writer(
     path: str | os.PathLike[str],
-    fmt: str,
+    fmt: ArchiveFormat,
     *,
     level: int | None = None,
     threads: int = 0,
@@ -74,7 +91,13 @@ def open_writer(
 
 
 def _file_writer(
-    path: str, temp: str, raw: BinaryIO, fmt: str, level: int | None, threads: int, zip64: bool
+    path: str,
+    temp: str,
+    raw: BinaryIO,
+    fmt: ArchiveFormat,
+    level: int | None,
+    threads: int,
+    zip64: bool,
 ) -> ArchiveWriter:
     if fmt == "tar":
         return TarWriter(path, temp, raw, raw)

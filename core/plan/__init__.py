@@ -10,6 +10,7 @@ from .options import (
     resolve_output,
     validate,
 )
+from .parcel import Parcel, make_parcel
 from .plan import (
     STATE_DIR,
     PackPlan,
@@ -27,12 +28,14 @@ __all__ = [
     "PackOptions",
     "PackPlan",
     "PackSettings",
+    "Parcel",
     "PathFilter",
     "PlanEntry",
     "check_arcroot",
     "check_output",
     "check_relocate_prefix",
     "check_subdir",
+    "make_parcel",
     "make_plan",
     "resolve_output",
     "subdir_from_options",

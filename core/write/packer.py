@@ -15,7 +15,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, check_zip32, open_writer
+from ..archive import (
+    ArchiveEntry,
+    ArchiveWriter,
+    TarWriter,
+    archive_format,
+    check_zip32,
+    open_writer,
+)
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
 from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
@@ -85,7 +92,7 @@ def pack(
         os.makedirs(os.path.dirname(output), exist_ok=True)  # --force: as conda-pack does
         writer = open_writer(
             output,
-            fmt,
+            archive_format(fmt),
             level=settings.level,
             threads=settings.threads,
             root=settings.arcroot,
@@ -107,7 +114,8 @@ def pack(
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        for archive_entry, data in generated_entries(plan, result.relocations, relocate, env):
+        extra = generated_entries(plan, result.relocations, relocate, env, settings.parcel)
+        for archive_entry, data in extra:
             if writer is not None:
                 writer.add(archive_entry, data if archive_entry.kind == "file" else None)
             result.names.append(archive_entry.name)
