@@ -84,7 +84,7 @@ def pack(
         for path in plan.special
     ]
     result.findings += plan.notes
-    prep = Preparer(env, options)
+    prep = Preparer(env, replace(options, relocate_prefix=relocate))  # a parcel sets it
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
