@@ -21,12 +21,15 @@ from pathlib import Path
 import pytest
 import zstandard
 from conda_package.core.archive import (
+    ALIASES,
     FORMATS,
+    PACK_FORMATS,
     ArchiveEntry,
     TarMembers,
     default_level,
     format_from_path,
     open_writer,
+    pack_format,
     validate_level,
 )
 from conda_package.core.archive import zip as zip_format
@@ -565,4 +568,18 @@ def test_format_from_path() -> None:
     assert format_from_path(Path("env.zip")) == "zip"
     assert format_from_path("env") is None
     assert format_from_path("env.gz") is None
-    assert set(EXTENSIONS.values()) == set(FORMATS) - {"dir"}
+    assert format_from_path("x-1.0-el7.parcel") == "parcel"
+    assert format_from_path("env.no-archive") == "dir"  # conda-pack's
+    assert set(EXTENSIONS.values()) == set(PACK_FORMATS)
+
+
+def test_conda_pack_format_names() -> None:
+    assert {name: pack_format(name) for name in ALIASES} == {
+        "tgz": "tar.gz", "tzst": "tar.zst", "tbz2": "tar.bz2", "txz": "tar.xz",
+        "no-archive": "dir",
+    }  # fmt: skip
+    assert pack_format("infer") is None
+    assert [pack_format(name) for name in PACK_FORMATS] == list(PACK_FORMATS)
+    with pytest.raises(UsageError, match=r"unknown archive format 'tar\.lz'.*conda-pack's tgz"):
+        pack_format("tar.lz")
+    assert validate_level("parcel", None) == default_level("tar.gz")
