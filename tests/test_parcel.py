@@ -127,3 +127,18 @@ def test_format_infer_is_from_the_output(small_env: Path, tmp_path: Path) -> Non
     r = cli("-p", small_env, "--format", "infer", "-o", tmp_path / "e.tar.bz2", "-q")
     assert r.returncode == 0, r.stderr
     assert "bin/tool" in read_names(tmp_path / "e.tar.bz2", "tbz2")
+
+
+def test_an_environment_with_its_own_meta_folder_is_refused(small_env: Path, tmp_path: Path):
+    (small_env / "meta").mkdir()
+    (small_env / "meta" / "notes.txt").write_text("mine\n")
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "p.parcel"
+    r = cli("-p", small_env, "-o", out, "--parcel-name", "small")
+    assert r.returncode == 1 and list(out.parent.iterdir()) == []
+    assert r.stderr == (
+        "conda-package: error: meta: the environment has a top-level meta/, where a parcel"
+        " keeps parcel.json; move it, or leave it out with --exclude 'meta/*'\n"
+    )
+    r = cli("-p", small_env, "-o", out, "--parcel-name", "small", "--exclude", "meta", "-q")
+    assert r.returncode == 0, r.stderr

@@ -28,6 +28,7 @@ from ..load import Environment, open_env_file
 from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from .generated import generated_entries
+from .parcel import check_meta_free
 from .prepare import Preparer, Relocation
 from .schedule import Batch, Run, window
 
@@ -76,6 +77,8 @@ def pack(
         filters=options.filters,
         dereference=fmt == "zip" and not options.zip_symlinks,
     )
+    if settings.parcel:
+        check_meta_free(plan)
     if fmt == "zip" and not options.zip64:
         _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env)))
     result = PackResult(None if options.dry_run else output, fmt, plan)

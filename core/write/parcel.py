@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+from ..errors import CondaPackageError
 from ..load import Environment
-from ..plan import Parcel
+from ..plan import PackPlan, Parcel
 
 # Sourced by the Cloudera agent, which sets PARCELS_ROOT and PARCEL_DIRNAME: Spark finds
 # the environment's Python in CDH_PYTHON, and the packages' activation scripts run.
@@ -59,3 +60,13 @@ def parcel_files(parcel: Parcel, env: Environment) -> dict[str, tuple[bytes, int
         "meta/conda_env.sh": (CONDA_ENV_SH, 0o644),
         "meta/parcel.json": (text.encode(), 0o644),
     }
+
+
+def check_meta_free(plan: PackPlan) -> None:
+    """A parcel's meta/ is Cloudera's: an environment with its own cannot be one."""
+    taken = next((e.name for e in plan.entries if e.name.split("/")[0] == "meta"), None)
+    if taken:
+        raise CondaPackageError(
+            f"{taken}: the environment has a top-level meta/, where a parcel keeps"
+            " parcel.json; move it, or leave it out with --exclude 'meta/*'"
+        )
