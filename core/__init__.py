@@ -45,6 +45,7 @@ _API: dict[str, str] = {
     "PackOptions": "plan",
     "PackPlan": "plan",
     "PackSettings": "plan",
+    "Parcel": "plan",
     "PathFilter": "plan",
     "PlanEntry": "plan",
     "check_arcroot": "plan",
@@ -56,7 +57,11 @@ _API: dict[str, str] = {
     "subdir_from_options": "plan",
     "validate": "plan",
     # write and archive: packing
+    "ALIASES": "archive",
     "FORMATS": "archive",
+    "PACK_FORMATS": "archive",
+    "PackFormat": "archive",
+    "pack_format": "archive",
     "default_level": "archive",
     "format_from_path": "archive",
     "validate_level": "archive",
@@ -119,7 +124,17 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         default_cache,
         target_findings,
     )
-    from .archive import FORMATS, InstallerInfo, default_level, format_from_path, validate_level
+    from .archive import (
+        ALIASES,
+        FORMATS,
+        PACK_FORMATS,
+        InstallerInfo,
+        PackFormat,
+        default_level,
+        format_from_path,
+        pack_format,
+        validate_level,
+    )
     from .condapkg import (
         PackageResult,
         build_package,
@@ -165,6 +180,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         PackOptions,
         PackPlan,
         PackSettings,
+        Parcel,
         PathFilter,
         PlanEntry,
         check_arcroot,

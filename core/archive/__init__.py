@@ -10,41 +10,57 @@ from __future__ import annotations
 import os
 from typing import BinaryIO
 
-import zstandard
-
 from ..threads import worker_count
 from .base import ArchiveWriter
-from .codecs import CODECS, ZstdCodec, xz_threads
+from .codecs import CODECS, xz_threads
 from .dir import DirWriter
 from .entry import CHUNK, ArchiveEntry
-from .formats import FORMATS, default_level, format_from_path, validate_level
+from .formats import (
+    ALIASES,
+    FORMATS,
+    PACK_FORMATS,
+    ArchiveFormat,
+    PackFormat,
+    archive_format,
+    default_level,
+    format_from_path,
+    pack_format,
+    validate_level,
+)
 from .installer import InstallerInfo, installer_writer
 from .output import install_output, open_temp, partial_name
-from .pipeline import BackgroundStream, BlockStream
+from .pipeline import BlockStream
 from .tar import CompressedRun, TarMembers, TarWriter
 from .zip import ZipWriter, check_zip32
+from .zstdframe import ZstdFrameStream
 
 __all__ = [
+    "ALIASES",
     "CHUNK",
     "FORMATS",
+    "PACK_FORMATS",
     "ArchiveEntry",
+    "ArchiveFormat",
     "ArchiveWriter",
     "CompressedRun",
     "InstallerInfo",
+    "PackFormat",
     "TarMembers",
     "TarWriter",
+    "archive_format",
     "check_zip32",
     "default_level",
     "format_from_path",
     "install_output",
     "open_writer",
+    "pack_format",
     "validate_level",
 ]
 
 
 def open_writer(
     path: str | os.PathLike[str],
-    fmt: str,
+    fmt: ArchiveFormat,
     *,
     level: int | None = None,
     threads: int = 0,
@@ -85,17 +101,21 @@ def open_writer(
 
 
 def _file_writer(
-    path: str, temp: str, raw: BinaryIO, fmt: str, level: int | None, threads: int, zip64: bool
+    path: str,
+    temp: str,
+    raw: BinaryIO,
+    fmt: ArchiveFormat,
+    level: int | None,
+    threads: int,
+    zip64: bool,
 ) -> ArchiveWriter:
     if fmt == "tar":
         return TarWriter(path, temp, raw, raw)
     assert level is not None  # every other format compresses
     if fmt == "zip":
         return ZipWriter(path, temp, raw, level, threads, zip64=zip64)
-    if fmt == "tar.zst" and not ZstdCodec.frames_suit(level):
-        compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-        stream = BackgroundStream(compressor.stream_writer(raw, closefd=False))
-        return TarWriter(path, temp, raw, stream)
+    if fmt == "tar.zst":
+        return TarWriter(path, temp, raw, ZstdFrameStream(raw, level, threads))
     if fmt == "tar.xz":
         threads = xz_threads(threads, level)
     return TarWriter(path, temp, raw, BlockStream(raw, CODECS[fmt](level), threads))

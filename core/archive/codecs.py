@@ -7,12 +7,10 @@ import bz2
 import lzma
 import os
 import struct
-import threading
 import zlib
 from collections.abc import Callable
 from typing import Protocol
 
-import zstandard
 from zlib_ng import zlib_ng
 
 from .entry import CHUNK, Buffer
@@ -77,47 +75,6 @@ class GzipCodec:
     def tail(self) -> bytes:
         # An empty final block ends the deflate stream, then CRC and size (mod 2**32).
         return b"\x03\x00" + struct.pack("<II", self._crc, self._size & 0xFFFFFFFF)
-
-
-class ZstdCodec:
-    """tar.zst as independent zstd frames, as pzstd writes it, for the fast levels.
-
-    zstd, tar, bsdtar and zstandard's stream_reader read concatenated frames as one
-    stream. At levels whose window is 1 MiB or less, frames of at most four windows cost
-    0.1-0.4% of size against `zstd -T0` (see frames_suit), and need no shared state, so
-    the packer's workers compress the runs they read and no thread waits on another.
-    """
-
-    history = 0
-    apart = True
-
-    def __init__(self, level: int) -> None:
-        self._level = level
-        self.block_size = 4 << zstandard.ZstdCompressionParameters.from_level(level).window_log
-        self._local = threading.local()
-
-    @staticmethod
-    def frames_suit(level: int) -> bool:
-        """Higher levels have windows of 2-128 MiB: independent frames of four windows
-        cost 0.6% at level 3, 2% at level 9; there zstd's own threads, whose jobs share
-        windows, compress one frame."""
-        return zstandard.ZstdCompressionParameters.from_level(level).window_log <= 20
-
-    def head(self) -> bytes:
-        return b""
-
-    def compress(self, history: bytes, block: Buffer) -> BlockResult:
-        compressor = getattr(self._local, "compressor", None)
-        if compressor is None:  # a compressor serves one thread at a time
-            compressor = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
-            self._local.compressor = compressor
-        return compressor.compress(block), 0, len(block)
-
-    def emit(self, result: BlockResult) -> bytes:
-        return result[0]
-
-    def tail(self) -> bytes:
-        return b""
 
 
 _XZ_FLAGS = b"\x00\x01"  # check type CRC32
@@ -247,7 +204,6 @@ class Bz2Codec:
 
 CODECS: dict[str, Callable[[int], BlockCodec]] = {
     "tar.gz": GzipCodec,
-    "tar.zst": ZstdCodec,
     "tar.bz2": Bz2Codec,
     "tar.xz": XzCodec,
 }

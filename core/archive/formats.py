@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import os
+from typing import Literal, cast
 
 from ..errors import UsageError
 
-FORMATS: tuple[str, ...] = (
+# sh: a self-extracting installer, a shell script with a tar.gz after it (installer.py).
+ArchiveFormat = Literal["tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "sh"]
+# What a user can ask to pack: the archive formats, and a Cloudera parcel (a tar.gz).
+PackFormat = Literal[ArchiveFormat, "parcel"]
+
+FORMATS: tuple[ArchiveFormat, ...] = (
     "tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "sh"
 )  # fmt: skip
+PACK_FORMATS: tuple[PackFormat, ...] = (*FORMATS, "parcel")
 
-EXTENSIONS: dict[str, str] = {
+# conda-pack 0.9.2's other names for them, so its command lines work unchanged.
+ALIASES: dict[str, PackFormat] = {
+    "tgz": "tar.gz",
+    "tzst": "tar.zst",
+    "tbz2": "tar.bz2",
+    "txz": "tar.xz",
+    "no-archive": "dir",
+}
+
+EXTENSIONS: dict[str, PackFormat] = {
     ".tar.gz": "tar.gz",
     ".tgz": "tar.gz",
     ".tar.zst": "tar.zst",
@@ -22,11 +38,13 @@ EXTENSIONS: dict[str, str] = {
     ".tar": "tar",
     ".zip": "zip",
     ".sh": "sh",  # a self-extracting installer (installer.py)
+    ".parcel": "parcel",
+    ".no-archive": "dir",  # conda-pack's
 }
 
 # (lowest, highest, default). tar.gz 3: zlib-ng level 3 is the fastest level whose output
 # stays within 5% of stdlib zlib level 4 (conda-pack); see benchmarks/bench_gzip.py.
-_LEVELS: dict[str, tuple[int, int, int]] = {
+_LEVELS: dict[ArchiveFormat, tuple[int, int, int]] = {
     "tar.gz": (1, 9, 3),
     "tar.zst": (1, 22, 1),
     "tar.bz2": (1, 9, 9),
@@ -36,7 +54,22 @@ _LEVELS: dict[str, tuple[int, int, int]] = {
 }
 
 
-def format_from_path(path: str | os.PathLike[str]) -> str | None:
+def pack_format(name: str) -> PackFormat | None:
+    """The format a user names, by its name or conda-pack's; None for "infer" (from -o)."""
+    if name == "infer":
+        return None
+    if name in ALIASES:
+        return ALIASES[name]
+    _check_format(name)
+    return cast(PackFormat, name)
+
+
+def archive_format(fmt: PackFormat) -> ArchiveFormat:
+    """The archive a format is written as: a parcel is a tar.gz."""
+    return "tar.gz" if fmt == "parcel" else fmt
+
+
+def format_from_path(path: str | os.PathLike[str]) -> PackFormat | None:
     """The format a file name asks for, so users rarely need --format."""
     lower = os.fspath(path).lower()
     for ext, fmt in EXTENSIONS.items():
@@ -45,25 +78,29 @@ def format_from_path(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown archive format {fmt!r}; choose one of {', '.join(FORMATS)}")
+def _check_format(fmt: str) -> ArchiveFormat:
+    if fmt not in PACK_FORMATS:
+        raise UsageError(
+            f"unknown archive format {fmt!r}; choose one of {', '.join(PACK_FORMATS)}"
+            f" (or conda-pack's {', '.join(ALIASES)})"
+        )
+    return archive_format(fmt)
 
 
 def default_level(fmt: str) -> int | None:
     """The level used when the user gives none; None for formats that do not compress."""
-    _check_format(fmt)
-    return _LEVELS[fmt][2] if fmt in _LEVELS else None
+    archive = _check_format(fmt)
+    return _LEVELS[archive][2] if archive in _LEVELS else None
 
 
 def validate_level(fmt: str, level: int | None) -> int | None:
     """The level to use, checked here so a bad value fails before any work starts."""
-    _check_format(fmt)
-    if fmt not in _LEVELS:
+    archive = _check_format(fmt)
+    if archive not in _LEVELS:
         if level is not None:
             raise UsageError(f"the {fmt} format is not compressed; it takes no compression level")
         return None
-    low, high, default = _LEVELS[fmt]
+    low, high, default = _LEVELS[archive]
     if level is None:
         return default
     if not low <= level <= high:

@@ -164,21 +164,23 @@ def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
 def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
-    from .. import PackOptions, format_from_path, pack
+    from .. import PackOptions, format_from_path, pack, pack_format
     from .report import RichProgress, print_done, summary_lines
 
     if args.zstd_compression_level is not None and args.compression_level is not None:
         raise UsageError("give --zstd-compression-level or --compression-level, not both")
-    fmt = None if args.format == "infer" else args.format  # conda-pack's name for the default
+    fmt = args.format  # as given: conda-pack's names (tgz, infer, ...) are the engine's too
+    asked = pack_format(fmt) if fmt else None
     if args.zstd:
-        if fmt not in (None, "tar.zst"):
+        if asked not in (None, "tar.zst"):
             raise UsageError(f"--zstd conflicts with --format {fmt}")
-        fmt = "tar.zst"
+        fmt = fmt if asked else "tar.zst"
+        asked = "tar.zst"
     level = args.compression_level
     if args.zstd_compression_level is not None:
-        if fmt is None and args.output is None:
-            fmt = "tar.zst"
-        chosen = fmt or format_from_path(args.output)
+        if asked is None and args.output is None:
+            fmt = asked = "tar.zst"
+        chosen = asked or format_from_path(args.output)
         if chosen not in (None, "tar.zst"):
             raise UsageError(
                 f"--zstd-compression-level is for tar.zst output, not {chosen};"
@@ -206,6 +208,10 @@ def cmd_pack(args: argparse.Namespace) -> int:
         zip_symlinks=args.zip_symlinks,
         zip64=args.zip64,
         compile_bytecode=args.compile_bytecode,
+        parcel_root=args.parcel_root,
+        parcel_name=args.parcel_name,
+        parcel_version=args.parcel_version,
+        parcel_distro=args.parcel_distro,
     )
     modulefile = check_modulefile(args)
     env = Environment.load(_prefix(args))

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .. import PathFilter, UsageError, __version__
+from .. import ALIASES, PACK_FORMATS, PathFilter, UsageError, __version__
 from .deploy import add_deploy_flags
 
 
@@ -51,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pack = p.add_argument_group("packing (the default action)")
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
-    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip, dir or sh")
+    pack.add_argument(
+        "--format",
+        help=f"{', '.join(PACK_FORMATS)}; or conda-pack's {', '.join(ALIASES)}, infer"
+        " (default: from -o, else tar.gz)",
+    )
     pack.add_argument(
         "-f",
         "--force",
@@ -132,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     pack.add_argument("--check", action="store_true", help="report relocation findings")
     add_deploy_flags(pack)
+
+    parcel = p.add_argument_group("Cloudera parcels (--format parcel, or -o NAME.parcel)")
+    parcel.add_argument(
+        "--parcel-root",
+        metavar="PATH",
+        help="where the cluster unpacks parcels; the environment is relocated to"
+        " PATH/NAME-VERSION (default /opt/cloudera/parcels)",
+    )
+    parcel.add_argument(
+        "--parcel-name", metavar="NAME", help="no dashes (default: the environment's name)"
+    )
+    parcel.add_argument(
+        "--parcel-version", metavar="VERSION", help="no dashes (default: today, YYYY.MM.DD)"
+    )
+    parcel.add_argument("--parcel-distro", metavar="DISTRO", help="no dashes (default el7)")
 
     files = p.add_argument_group("files")
     files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")

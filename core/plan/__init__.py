@@ -12,6 +12,7 @@ from .options import (
     resolve_output,
     validate,
 )
+from .parcel import Parcel, make_parcel
 from .plan import (
     STATE_DIR,
     PackPlan,
@@ -30,6 +31,7 @@ __all__ = [
     "PackOptions",
     "PackPlan",
     "PackSettings",
+    "Parcel",
     "PathFilter",
     "PlanEntry",
     "check_arcroot",
@@ -39,6 +41,7 @@ __all__ = [
     "check_subdir",
     "env_python",
     "keeps_bytecode",
+    "make_parcel",
     "make_plan",
     "resolve_output",
     "subdir_from_options",

@@ -6,12 +6,20 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from ..archive import default_level, format_from_path, validate_level
+from ..archive import (
+    ALIASES,
+    PackFormat,
+    default_level,
+    format_from_path,
+    pack_format,
+    validate_level,
+)
 from ..errors import OutputExists, OutputInsideEnvironment, UsageError
 from ..load import Environment
 from ..paths import inside
 from ..threads import worker_count
 from .filters import PathFilter
+from .parcel import Parcel, make_parcel
 from .subdirs import subdir_from_options
 
 
@@ -36,6 +44,11 @@ class PackOptions:
     zip_symlinks: bool = False  # zip: store symlinks as links, not what they point to
     zip64: bool = True  # zip: allow ZIP64 extensions (--no-zip-64 turns them off)
     compile_bytecode: bool = False  # add the byte-code the environment lacks (write/bytecode.py)
+    # --format parcel: each None takes conda-pack's default (see make_parcel)
+    parcel_root: str | None = None
+    parcel_name: str | None = None
+    parcel_version: str | None = None
+    parcel_distro: str | None = None
 
 
 OutputKind = Literal["archive", "package", "backup"]
@@ -90,21 +103,36 @@ def check_output(
         )
 
 
-def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
-    """Output path and format from -o / --format / the default, with the checks a user needs."""
-    fmt = options.format
+def resolve_output(env: Environment, options: PackOptions) -> tuple[str, PackFormat]:
+    """Output path and format from -o / --format / the default, with the checks a user needs.
+
+    --format takes conda-pack's names too (tgz, no-archive, infer, ...); an output named
+    .parcel is a parcel, as with conda-pack, unless another format is asked for.
+    """
+    fmt = pack_format(options.format) if options.format else None
     if options.output:
         inferred = format_from_path(options.output)
-        fmt = fmt or inferred
+        if inferred == "parcel" and fmt not in (None, "tar.gz", "parcel"):
+            raise UsageError(
+                f"{options.output}: a parcel is a tar.gz, not {fmt};"
+                " use --format parcel or another name for the output"
+            )
+        fmt = "parcel" if inferred == "parcel" else fmt or inferred
         if fmt is None:
             raise UsageError(
                 f"{options.output}: cannot tell the format from the extension;"
-                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip, .sh or --format"
+                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip, .sh, .parcel or"
+                " --format"
             )
         output = os.path.abspath(options.output)
     else:
         fmt = fmt or "tar.gz"
-        output = os.path.abspath(f"{env.name}{'' if fmt == 'dir' else '.' + fmt}")
+        if fmt == "parcel":
+            name = parcel_options(env, options).filename
+        else:  # conda-pack's names name it too: --format tgz makes ENV.tgz
+            ext = options.format if options.format in ALIASES else fmt
+            name = f"{env.name}{'' if ext == 'dir' else '.' + ext}"
+        output = os.path.abspath(name)
     check_output(
         env,
         output,
@@ -115,18 +143,55 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
     return output, fmt
 
 
+def parcel_options(env: Environment, options: PackOptions) -> Parcel:
+    return make_parcel(
+        env.name,
+        root=options.parcel_root,
+        name=options.parcel_name,
+        version=options.parcel_version,
+        distro=options.parcel_distro,
+    )
+
+
+def _check_parcel(env: Environment, options: PackOptions, fmt: PackFormat) -> Parcel | None:
+    """The parcel, when the format is one: it sets the folder inside and the target prefix
+    itself, so --arcroot and --relocate-prefix conflict with it; --parcel-* need it."""
+    given = {
+        "--parcel-root": options.parcel_root,
+        "--parcel-name": options.parcel_name,
+        "--parcel-version": options.parcel_version,
+        "--parcel-distro": options.parcel_distro,
+    }
+    if fmt != "parcel":
+        asked = [option for option, value in given.items() if value is not None]
+        if asked:
+            raise UsageError(
+                f"{asked[0]} is for parcels; add --format parcel or name the output .parcel"
+            )
+        return None
+    if options.arcroot or options.relocate_prefix:
+        option = "--arcroot" if options.arcroot else "--dest-prefix/--relocate-prefix"
+        raise UsageError(
+            f"{option} cannot be used with a parcel: it is unpacked as NAME-VERSION/ and"
+            " relocated to PARCEL_ROOT/NAME-VERSION; use --parcel-root, --parcel-name and"
+            " --parcel-version"
+        )
+    return parcel_options(env, options)
+
+
 @dataclass(frozen=True)
 class PackSettings:
     """PackOptions checked against one environment: what the packer will really do."""
 
     output: str
-    format: str
+    format: PackFormat
     level: int | None
     threads: int
     subdir: str | None
     relocate_prefix: str | None
     arcroot: str  # normalised: "" or a relative path without "." or ".." parts
     compile_bytecode: bool
+    parcel: Parcel | None = None  # --format parcel: it set arcroot and relocate_prefix
 
 
 def env_python(prefix: str) -> str:
@@ -167,6 +232,7 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
     """Every check of the options before any work starts; the CLI, the TUI and pack() call it."""
     subdir = subdir_from_options(options.arch, options.platform)
     output, fmt = resolve_output(env, options)
+    parcel = _check_parcel(env, options, fmt)
     level = options.level if options.level is not None else default_level(fmt)
     return PackSettings(
         output=output,
@@ -174,7 +240,8 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         level=validate_level(fmt, level),
         threads=worker_count(options.threads),
         subdir=subdir,
-        relocate_prefix=check_relocate_prefix(options.relocate_prefix),
-        arcroot=check_arcroot(options.arcroot, fmt),
+        relocate_prefix=parcel.prefix if parcel else check_relocate_prefix(options.relocate_prefix),
+        arcroot=parcel.dirname if parcel else check_arcroot(options.arcroot, fmt),
         compile_bytecode=check_compile_bytecode(env, options.compile_bytecode),
+        parcel=parcel,
     )

@@ -35,7 +35,7 @@ def _inside(prefix: str, abspath: str) -> bool:
 def write_backup(env: Environment, paths: tuple[str, ...], backup: str) -> None:
     """Archive the files about to be removed (symlinks as symlinks), atomically."""
     fmt = format_from_path(backup)
-    if fmt is None or fmt == "dir":
+    if fmt is None or fmt == "dir" or fmt == "parcel":
         raise UsageError(f"{backup}: unknown backup format; use .tar.gz, .tar.zst, .zip, ...")
     check_output(env, os.path.abspath(backup), what="backup")
     dirs = sorted({d for p in paths for d in _parents(p)})

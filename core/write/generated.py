@@ -1,4 +1,5 @@
-"""Files the packer adds to every archive: the relocation manifest and the shipped scripts."""
+"""Files the packer adds to every archive: the relocation manifest and the shipped scripts
+(and a parcel's meta/ files)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ from .. import __version__
 from ..archive import ArchiveEntry
 from ..load import Environment
 from ..paths import fsencode
-from ..plan import STATE_DIR, PackPlan
+from ..plan import STATE_DIR, PackPlan, Parcel
 from ..unpack import MANIFEST_NAME, PREFIX_STATE_NAME, shipped_files
+from .parcel import parcel_files
 from .prepare import Relocation
 
 
 def generated_entries(
-    plan: PackPlan, relocations: list[Relocation], relocate_prefix: str | None, env: Environment
+    plan: PackPlan,
+    relocations: list[Relocation],
+    relocate_prefix: str | None,
+    env: Environment,
+    parcel: Parcel | None = None,
 ) -> list[tuple[ArchiveEntry, bytes]]:
     manifest = {
         "version": 1,
@@ -32,6 +38,9 @@ def generated_entries(
     }
     if relocate_prefix:
         files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)
+    if parcel:
+        out.append((ArchiveEntry("meta", "dir", 0o755), b""))
+        files.update(parcel_files(parcel, env))
     for name in sorted(files):
         data, mode = files[name]
         out.append((ArchiveEntry(name, "file", mode, 0, len(data)), data))

@@ -21,6 +21,7 @@ from ..archive import (
     ArchiveWriter,
     InstallerInfo,
     TarWriter,
+    archive_format,
     check_zip32,
     open_writer,
 )
@@ -31,6 +32,7 @@ from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, va
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from .bytecode import compile_bytecode, with_bytecode
 from .generated import generated_entries
+from .parcel import check_meta_free
 from .prepare import Preparer, Relocation
 from .rewrite import RewriteReader
 from .schedule import Batch, Run, window
@@ -79,6 +81,8 @@ def pack(
         filters=options.filters,
         dereference=settings.format == "zip" and not options.zip_symlinks,
     )
+    if settings.parcel:
+        check_meta_free(plan)
     if not options.dry_run:  # --force: missing folders are made, as conda-pack does
         os.makedirs(os.path.dirname(settings.output), exist_ok=True)
     if not settings.compile_bytecode or options.dry_run:
@@ -111,7 +115,7 @@ def _pack(
         for path in plan.special
     ]
     result.findings += plan.notes
-    prep = Preparer(env, options, compiled)
+    prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled)  # a parcel sets it
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
@@ -122,7 +126,7 @@ def _pack(
         )
         writer = open_writer(
             output,
-            fmt,
+            archive_format(fmt),
             level=settings.level,
             threads=settings.threads,
             root=settings.arcroot,
@@ -145,7 +149,8 @@ def _pack(
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        for archive_entry, data in generated_entries(plan, result.relocations, relocate, env):
+        extra = generated_entries(plan, result.relocations, relocate, env, settings.parcel)
+        for archive_entry, data in extra:
             if writer is not None:
                 writer.add(archive_entry, data if archive_entry.kind == "file" else None)
             result.names.append(archive_entry.name)
