@@ -548,8 +548,9 @@ def test_levels() -> None:
     assert validate_level("tar.zst", 22) == 22
     assert validate_level("tar.xz", 0) == 0
     assert validate_level("zip", 0) == 0
+    assert validate_level("tar.gz", 0) == 0  # stored, as conda-pack allows
     assert validate_level("tar", None) is None
-    wrong = [("tar.zst", 0), ("tar.zst", 23), ("tar.gz", 0), ("tar.gz", 10), ("tar.bz2", 0)]
+    wrong = [("tar.zst", 0), ("tar.zst", 23), ("tar.gz", -1), ("tar.gz", 10), ("tar.bz2", 0)]
     wrong += [("tar.xz", -1), ("tar.xz", 10), ("zip", 10)]
     for fmt, level in wrong:
         with pytest.raises(UsageError, match=rf"level {level} is out of range for {fmt}"):

@@ -392,7 +392,7 @@ def test_pack_form_validates_live(small_env):
         screen.query_one("#pack-level", Input).value = "30"
         await pilot.pause()
         error = rendered(screen.query_one("#pack-level-error", Static))
-        assert "out of range for tar.gz (1-9)" in error
+        assert "out of range for tar.gz (0-9)" in error
         screen.query_one("#pack-level", Input).value = "9"
         screen.query_one("#pack-relocate", Input).value = "/" + "x" * 300
         await pilot.pause()

@@ -45,7 +45,7 @@ EXTENSIONS: dict[str, PackFormat] = {
 # (lowest, highest, default). tar.gz 3: zlib-ng level 3 is the fastest level whose output
 # stays within 5% of stdlib zlib level 4 (conda-pack); see benchmarks/bench_gzip.py.
 _LEVELS: dict[ArchiveFormat, tuple[int, int, int]] = {
-    "tar.gz": (1, 9, 3),
+    "tar.gz": (0, 9, 3),  # 0: stored, as gzip -0 (conda-pack accepts it)
     "tar.zst": (1, 22, 1),
     "tar.bz2": (1, 9, 9),
     "tar.xz": (0, 9, 3),
