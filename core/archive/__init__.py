@@ -20,35 +20,57 @@ from .entry import CHUNK, ArchiveEntry
 from .formats import FORMATS, default_level, format_from_path, validate_level
 from .output import install_output, open_temp, partial_name
 from .pipeline import BackgroundStream, BlockStream
+from .squashfs import (
+    COMPRESSORS as SQUASHFS_COMPRESSORS,
+)
+from .squashfs import (
+    SquashfsCompressor,
+    SquashfsSettings,
+    SquashfsWriter,
+    squashfs_settings,
+)
 from .tar import CompressedRun, TarMembers, TarWriter
 from .zip import ZipWriter
 
 __all__ = [
     "CHUNK",
     "FORMATS",
+    "SQUASHFS_COMPRESSORS",
     "ArchiveEntry",
     "ArchiveWriter",
     "CompressedRun",
+    "SquashfsCompressor",
+    "SquashfsSettings",
+    "SquashfsWriter",
     "TarMembers",
     "TarWriter",
     "default_level",
     "format_from_path",
     "install_output",
     "open_writer",
+    "squashfs_settings",
     "validate_level",
 ]
 
 
 def open_writer(
-    path: str | os.PathLike[str], fmt: str, *, level: int | None = None, threads: int = 0
+    path: str | os.PathLike[str],
+    fmt: str,
+    *,
+    level: int | None = None,
+    threads: int = 0,
+    squashfs: SquashfsSettings | None = None,
 ) -> ArchiveWriter:
     """Start an output; the caller has already checked that `path` may be replaced.
 
-    threads: compression threads, 0 for one per CPU.
+    threads: compression threads, 0 for one per CPU. squashfs: how a squashfs image is
+    compressed (its level is squashfs.level, not `level`).
     """
     level = validate_level(fmt, level)
     threads = worker_count(threads)
     path = os.fspath(path)
+    if fmt == "squashfs":
+        return SquashfsWriter(path, partial_name(path), squashfs or SquashfsSettings(), threads)
     if fmt == "dir":
         temp = partial_name(path)
         os.mkdir(temp)  # 0o777 minus the umask, like any new directory

@@ -6,7 +6,16 @@ import os
 
 from ..errors import UsageError
 
-FORMATS: tuple[str, ...] = ("tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir")
+FORMATS: tuple[str, ...] = (
+    "tar.gz",
+    "tar.zst",
+    "tar.bz2",
+    "tar.xz",
+    "tar",
+    "zip",
+    "dir",
+    "squashfs",
+)
 
 EXTENSIONS: dict[str, str] = {
     ".tar.gz": "tar.gz",
@@ -19,6 +28,9 @@ EXTENSIONS: dict[str, str] = {
     ".txz": "tar.xz",
     ".tar": "tar",
     ".zip": "zip",
+    ".squashfs": "squashfs",
+    ".sqsh": "squashfs",
+    ".sqfs": "squashfs",
 }
 
 # (lowest, highest, default). tar.gz 3: zlib-ng level 3 is the fastest level whose output
@@ -47,7 +59,8 @@ def _check_format(fmt: str) -> None:
 
 
 def default_level(fmt: str) -> int | None:
-    """The level used when the user gives none; None for formats that do not compress."""
+    """The level used when the user gives none; None for formats that do not compress, and
+    for squashfs, whose levels depend on its compressor (squashfs_settings() knows them)."""
     _check_format(fmt)
     return _LEVELS[fmt][2] if fmt in _LEVELS else None
 
@@ -55,6 +68,8 @@ def default_level(fmt: str) -> int | None:
 def validate_level(fmt: str, level: int | None) -> int | None:
     """The level to use, checked here so a bad value fails before any work starts."""
     _check_format(fmt)
+    if fmt == "squashfs":
+        return level  # checked against its compressor by squashfs_settings()
     if fmt not in _LEVELS:
         if level is not None:
             raise UsageError(f"the {fmt} format is not compressed; it takes no compression level")

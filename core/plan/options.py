@@ -6,7 +6,14 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from ..archive import default_level, format_from_path, validate_level
+from ..archive import (
+    SquashfsCompressor,
+    SquashfsSettings,
+    default_level,
+    format_from_path,
+    squashfs_settings,
+    validate_level,
+)
 from ..errors import OutputExists, OutputInsideEnvironment, UsageError
 from ..load import Environment
 from ..paths import inside
@@ -30,6 +37,8 @@ class PackOptions:
     relocate_prefix: str | None = None
     fix_rpath: bool = False
     dry_run: bool = False
+    squashfs_compressor: SquashfsCompressor | None = None  # squashfs only; default zstd
+    squashfs_block_size: int | None = None  # squashfs only, bytes; default 128 KiB
 
 
 OutputKind = Literal["archive", "package", "backup"]
@@ -81,7 +90,7 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, str]:
         if fmt is None:
             raise UsageError(
                 f"{options.output}: cannot tell the format from the extension;"
-                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip or --format"
+                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip, .squashfs or --format"
             )
         output = os.path.abspath(options.output)
     else:
@@ -101,6 +110,7 @@ class PackSettings:
     threads: int
     subdir: str | None
     relocate_prefix: str | None
+    squashfs: SquashfsSettings | None = None  # how a squashfs image is compressed
 
 
 def check_relocate_prefix(prefix: str | None) -> str | None:
@@ -122,4 +132,23 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         threads=worker_count(options.threads),
         subdir=subdir,
         relocate_prefix=check_relocate_prefix(options.relocate_prefix),
+        squashfs=_squashfs(options, fmt),
     )
+
+
+def _squashfs(options: PackOptions, fmt: str) -> SquashfsSettings | None:
+    """The image's compression; its options given for another format are a mistake to say."""
+    if fmt == "squashfs":
+        return squashfs_settings(
+            options.squashfs_compressor, options.level, options.squashfs_block_size
+        )
+    for flag, value in (
+        ("--squashfs-compressor", options.squashfs_compressor),
+        ("--squashfs-block-size", options.squashfs_block_size),
+    ):
+        if value is not None:
+            raise UsageError(
+                f"{flag} is for squashfs output, not {fmt};"
+                " name the output .squashfs or use --format squashfs"
+            )
+    return None

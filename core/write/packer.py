@@ -21,6 +21,7 @@ from ..load import Environment, open_env_file
 from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from .generated import generated_entries
+from .image import ImageLayout, image_layout
 from .prepare import Preparer, Relocation
 from .schedule import Batch, Run, window
 
@@ -38,6 +39,8 @@ class PackResult:
     findings: list[str] = field(default_factory=list)
     restored: int = 0
     rpath_fixes: list[tuple[str, str, str]] = field(default_factory=list)  # path, old, new
+    image: ImageLayout | None = None  # a squashfs image: where its files point
+    needs_link: list[str] = field(default_factory=list)  # an image's files naming its link
     bytes_in: int = 0
     bytes_out: int = 0
     seconds: float = 0.0
@@ -67,17 +70,25 @@ def pack(
         ignore_editable_packages=options.ignore_editable_packages,
         relocate_prefix=relocate,
     )
-    result = PackResult(None if options.dry_run else output, fmt, plan)
+    image = image_layout(plan, relocate) if fmt == "squashfs" else None
+    relocate = image.prefix if image else relocate
+    result = PackResult(None if options.dry_run else output, fmt, plan, image=image)
     result.findings += [
         f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
         for path in plan.special
     ]
-    prep = Preparer(env, options)
+    prep = Preparer(env, options, image)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
     if not options.dry_run:
-        writer = open_writer(output, fmt, level=settings.level, threads=settings.threads)
+        writer = open_writer(
+            output,
+            fmt,
+            level=settings.level,
+            threads=settings.threads,
+            squashfs=settings.squashfs,
+        )
     seal = writer.seal_members if isinstance(writer, TarWriter) else None
     tell("", force=True)  # the totals, before the first batch is ready
     try:
@@ -94,7 +105,8 @@ def pack(
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        for archive_entry, data in generated_entries(plan, result.relocations, relocate, env):
+        generated = generated_entries(plan, result.relocations, relocate, env, image, notes.links)
+        for archive_entry, data in generated:
             if writer is not None:
                 writer.add(archive_entry, data if archive_entry.kind == "file" else None)
             result.names.append(archive_entry.name)
@@ -124,6 +136,7 @@ class _Notes:
     def __init__(self, result: PackResult) -> None:
         self.result = result
         self.relocated: dict[str, Relocation] = {}  # name -> its relocation, for hard links
+        self.links = result.needs_link
 
     def take(self, batch: Batch) -> None:
         result = self.result
@@ -133,7 +146,11 @@ class _Notes:
                     result.relocations.append(
                         replace(self.relocated[entry.target], path=entry.name)
                     )
+                if entry.target in self.links:
+                    self.links.append(entry.name)
                 continue
+            if prepared.needs_link:
+                self.links.append(entry.name)
             if prepared.relocation:
                 result.relocations.append(prepared.relocation)
                 self.relocated[entry.name] = prepared.relocation

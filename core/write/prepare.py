@@ -11,6 +11,7 @@ from ..plan import PackOptions, PlanEntry
 from ..relocate import FileMode, restore_package_bytes
 from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
 from .files import read_file, read_head
+from .image import ImageLayout, relative_shebang
 from .records import record_bytes
 
 ELF_MAGIC = b"\x7fELF"
@@ -40,16 +41,18 @@ class Prepared:
     finding: str | None = None
     verified: bool = False
     rpath_fixes: tuple[tuple[str, str], ...] = ()
+    needs_link: bool = False  # an image's file that still names its fixed path
 
 
 class Preparer:
     """Per-entry work done in worker threads: read, restore and verify, or search."""
 
-    def __init__(self, env: Environment, options: PackOptions):
+    def __init__(self, env: Environment, options: PackOptions, image: ImageLayout | None = None):
         self.env = env
         self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
         self.prefix_bytes = [fsencode(p) for p in self.prefixes]
-        self.relocate_prefix = options.relocate_prefix
+        self.relocate_prefix = image.prefix if image else options.relocate_prefix
+        self.fixed_path = fsencode(image.prefix) if image and image.mount_anywhere else None
         self.dry_run = options.dry_run
         self.fix_rpath = options.fix_rpath
         self.records = {f"conda-meta/{r.record_file}": r for r in env.records}
@@ -108,7 +111,18 @@ class Preparer:
             return Prepared(data, rpath_fixes=fixes)
         prepared = self._restore(entry, data) if entry.action == "restore" else None
         prepared = prepared or self._search(entry, data)
+        if self.fixed_path is not None and prepared.relocation is not None:
+            prepared = self._launcher(entry, prepared, self.fixed_path)
         return replace(prepared, rpath_fixes=fixes) if fixes else prepared
+
+    @staticmethod
+    def _launcher(entry: PlanEntry, prepared: Prepared, fixed_path: bytes) -> Prepared:
+        """A mount-anywhere image's file: Python scripts find their interpreter beside them;
+        what still names the fixed path needs the link bin/cpk-run makes."""
+        content = prepared.content
+        if prepared.relocation is not None and prepared.relocation.mode == "text":
+            content = relative_shebang(content, fixed_path, entry.name)
+        return replace(prepared, content=content, needs_link=fixed_path in content)
 
     def _final(self, entry: PlanEntry, data: bytes, old: str, mode: FileMode) -> bytes:
         """The bytes with --relocate-prefix applied; a prefix too long for this file's room
