@@ -54,10 +54,14 @@ _API: dict[str, str] = {
     "validate": "plan",
     # write and archive: packing
     "FORMATS": "archive",
+    "SQUASHFS_COMPRESSORS": "archive",
+    "SquashfsCompressor": "archive",
+    "SquashfsSettings": "archive",
     "default_level": "archive",
     "format_from_path": "archive",
     "validate_level": "archive",
     "FileMode": "write",
+    "ImageLayout": "write",
     "PackResult": "write",
     "Relocation": "write",
     "pack": "write",
@@ -108,7 +112,15 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         default_cache,
         target_findings,
     )
-    from .archive import FORMATS, default_level, format_from_path, validate_level
+    from .archive import (
+        FORMATS,
+        SQUASHFS_COMPRESSORS,
+        SquashfsCompressor,
+        SquashfsSettings,
+        default_level,
+        format_from_path,
+        validate_level,
+    )
     from .condapkg import (
         PackageResult,
         build_package,
@@ -165,7 +177,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from .threads import worker_count
     from .units import human_bytes
     from .untracked import RemovalResult, default_backup_path, remove_untracked
-    from .write import FileMode, PackResult, Relocation, pack
+    from .write import FileMode, ImageLayout, PackResult, Relocation, pack
 
 
 def __getattr__(name: str) -> Any:

@@ -25,6 +25,7 @@ from .. import (
     shown_prefix,
     worker_count,
 )
+from .squashfs import add_squashfs_arguments
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pack = p.add_argument_group("packing (the default action)")
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
-    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip or dir")
+    pack.add_argument("--format", help="tar.gz, tar.zst, tar.bz2, tar.xz, tar, zip, dir, squashfs")
     pack.add_argument("--force", action="store_true", help="overwrite an existing output")
     pack.add_argument(
         "--ignore-missing-files", action="store_true", help="pack even if package files are missing"
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     pack.add_argument("--check", action="store_true", help="report relocation findings")
+
+    add_squashfs_arguments(p)
 
     files = p.add_argument_group("files")
     files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")
@@ -282,6 +285,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         relocate_prefix=args.relocate_prefix,
         fix_rpath=args.fix_rpath,
         dry_run=args.dry_run,
+        squashfs_compressor=args.squashfs_compressor,
+        squashfs_block_size=args.squashfs_block_size,
     )
     env = Environment.load(_prefix(args))
     started = time.perf_counter()

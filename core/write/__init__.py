@@ -1,5 +1,8 @@
 """The packer: scheduling, workers that read, restore and verify, and the generated files."""
 
+from .image import (
+    ImageLayout,
+)
 from .packer import (
     PackResult,
     pack,
@@ -11,6 +14,7 @@ from .prepare import (
 
 __all__ = [
     "FileMode",
+    "ImageLayout",
     "PackResult",
     "Relocation",
     "pack",
