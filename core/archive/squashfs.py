@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -92,8 +93,9 @@ def builder_command(
 class _Builder:
     """The builder process, fed through its stdin; its failure becomes one line."""
 
-    def __init__(self, command: list[str], image: str) -> None:
+    def __init__(self, command: list[str], image: str, output: str) -> None:
         self.image = image
+        self.output = output
         # A file, not a pipe: a pipe could fill and stall the build. Closed by close() or kill().
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         self._proc = subprocess.Popen(
@@ -143,15 +145,19 @@ class _Builder:
         self._log.seek(0)
         lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
         self._log.close()
-        why = lines[-1] if lines else f"exit status {self._proc.returncode}"
-        return CondaPackageError(f"{self.image}: {BUILDER} failed: {why}; nothing was written")
+        code = self._proc.returncode
+        why = lines[-1] if lines else f"exit status {code}"
+        if code < 0:  # a signal: SIGXFSZ for a file size limit, SIGKILL from the OOM killer
+            why = f"stopped by {signal.Signals(-code).name}"
+        return CondaPackageError(f"{self.output}: {BUILDER} failed: {why}; nothing was written")
 
 
 class SquashfsWriter(TarWriter):
     """A squashfs image built by tar2sqfs from the tar stream the packer writes."""
 
     def __init__(self, path: str, temp: str, settings: SquashfsSettings, threads: int) -> None:
-        self._builder = _Builder(builder_command(find_builder(), temp, settings, threads), temp)
+        command = builder_command(find_builder(), temp, settings, threads)
+        self._builder = _Builder(command, temp, path)
         super().__init__(path, temp, self._builder.stdin, self._builder)
 
     def _finish(self) -> None:
