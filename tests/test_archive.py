@@ -13,6 +13,7 @@ import stat
 import struct
 import subprocess
 import tarfile
+import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -78,8 +79,13 @@ TESTERS = {
     "tar.xz": ["xz", "-t"],
     "zip": ["unzip", "-tq"],
 }
-# tar formats: GNU tar and bsdtar. The sh installer extracts itself (test_installer.py).
-EXTRACTORS: dict[str, tuple[str, ...]] = {"zip": ("unzip", "bsdtar"), "sh": ()}
+# tar formats: GNU tar and bsdtar; squashfs images: unsquashfs (squashfs-tools). The sh
+# installer extracts itself (test_installer.py).
+EXTRACTORS: dict[str, tuple[str, ...]] = {
+    "zip": ("unzip", "bsdtar"),
+    "squashfs": ("unsquashfs",),
+    "sh": (),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +96,8 @@ def umask_022() -> Iterator[None]:
 
 
 def output_path(tmp_path: Path, fmt: str, stem: str = "out") -> Path:
+    if fmt == "squashfs" and shutil.which("tar2sqfs") is None:
+        pytest.skip("tar2sqfs absent (apt-get install squashfs-tools-ng)")
     return tmp_path / (stem if fmt == "dir" else f"{stem}.{fmt}")
 
 
@@ -198,15 +206,22 @@ def expected(fmt: str) -> dict[str, tuple]:
         mtime = MTIME + 2 * i
         if kind == "hardlink" and fmt == "zip":  # zip copies the linked member
             kind, value = "file", TREE[names.index(str(value))][3]
-        elif kind == "hardlink" and fmt == "dir":  # one inode: the linked file's times
+        elif kind == "hardlink" and fmt in ("dir", "squashfs"):  # one inode: the file's times
             mtime = MTIME + 2 * names.index(str(value))
-        if fmt == "dir" and kind == "symlink":
+        if fmt in ("dir", "squashfs") and kind == "symlink":
             mode = 0o777  # Linux ignores symlink modes
         result[name] = (kind, mode, mtime, value)
     return result
 
 
 def read_back(path: Path, fmt: str) -> dict[str, tuple]:
+    if fmt == "squashfs":  # read by extracting it whole, as with the dir output
+        if shutil.which("unsquashfs") is None:
+            pytest.skip("unsquashfs absent (apt-get install squashfs-tools)")
+        with tempfile.TemporaryDirectory() as elsewhere:  # tmp_path holds only what was written
+            dest = Path(elsewhere) / "image"
+            extract("unsquashfs", path, dest)
+            return read_dir(dest)
     if fmt == "zip":
         return read_zip(path)
     if fmt == "dir":
@@ -229,6 +244,8 @@ def extract(tool: str, archive: Path, dest: Path) -> None:
     dest.mkdir()
     if tool == "unzip":
         run_tool("unzip", "-q", str(archive), "-d", str(dest))
+    elif tool == "unsquashfs":
+        run_tool("unsquashfs", "-no-progress", "-f", "-d", str(dest), str(archive))
     else:  # -p: modes as stored, whatever the umask
         run_tool(tool, "-xpf", str(archive), "-C", str(dest))
 
@@ -543,7 +560,7 @@ def test_entry_keeps_only_permission_bits() -> None:
 
 
 def test_levels() -> None:
-    assert [default_level(f) for f in FORMATS] == [3, 1, 9, 3, None, 4, None, 3]
+    assert [default_level(f) for f in FORMATS] == [3, 1, 9, 3, None, 4, None, 3, None]
     assert validate_level("tar.zst", None) == 1
     assert validate_level("tar.zst", 22) == 22
     assert validate_level("tar.xz", 0) == 0

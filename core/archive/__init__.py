@@ -30,6 +30,15 @@ from .formats import (
 from .installer import InstallerInfo, installer_writer
 from .output import install_output, open_temp, partial_name
 from .pipeline import BlockStream
+from .squashfs import (
+    COMPRESSORS as SQUASHFS_COMPRESSORS,
+)
+from .squashfs import (
+    SquashfsCompressor,
+    SquashfsSettings,
+    SquashfsWriter,
+    squashfs_settings,
+)
 from .tar import CompressedRun, TarMembers, TarWriter
 from .zip import ZipWriter, check_zip32
 from .zstdframe import ZstdFrameStream
@@ -39,12 +48,16 @@ __all__ = [
     "CHUNK",
     "FORMATS",
     "PACK_FORMATS",
+    "SQUASHFS_COMPRESSORS",
     "ArchiveEntry",
     "ArchiveFormat",
     "ArchiveWriter",
     "CompressedRun",
     "InstallerInfo",
     "PackFormat",
+    "SquashfsCompressor",
+    "SquashfsSettings",
+    "SquashfsWriter",
     "TarMembers",
     "TarWriter",
     "archive_format",
@@ -54,6 +67,7 @@ __all__ = [
     "install_output",
     "open_writer",
     "pack_format",
+    "squashfs_settings",
     "validate_level",
 ]
 
@@ -67,18 +81,24 @@ def open_writer(
     root: str = "",
     zip64: bool = True,
     installer: InstallerInfo | None = None,
+    squashfs: SquashfsSettings | None = None,
 ) -> ArchiveWriter:
     """Start an output; the caller has already checked that `path` may be replaced.
 
     threads: compression threads, 0 for one per CPU. root: a plain relative folder that
     every entry goes under (--arcroot). zip64: whether a zip may use ZIP64 extensions.
     installer: what the script of the "sh" format says and checks (by default, nothing
-    but a generic name).
+    but a generic name). squashfs: how a squashfs image is compressed (its level is
+    squashfs.level, not `level`).
     """
     level = validate_level(fmt, level)
     threads = worker_count(threads)
     path = os.fspath(path)
     writer: ArchiveWriter
+    if fmt == "squashfs":
+        writer = SquashfsWriter(path, partial_name(path), squashfs or SquashfsSettings(), threads)
+        writer.root = root
+        return writer
     if fmt == "dir":
         temp = partial_name(path)
         os.mkdir(temp)  # 0o777 minus the umask, like any new directory

@@ -8,12 +8,14 @@ from typing import Literal, cast
 from ..errors import UsageError
 
 # sh: a self-extracting installer, a shell script with a tar.gz after it (installer.py).
-ArchiveFormat = Literal["tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "sh"]
+ArchiveFormat = Literal[
+    "tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "sh", "squashfs"
+]  # fmt: skip
 # What a user can ask to pack: the archive formats, and a Cloudera parcel (a tar.gz).
 PackFormat = Literal[ArchiveFormat, "parcel"]
 
 FORMATS: tuple[ArchiveFormat, ...] = (
-    "tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "sh"
+    "tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "sh", "squashfs"
 )  # fmt: skip
 PACK_FORMATS: tuple[PackFormat, ...] = (*FORMATS, "parcel")
 
@@ -40,6 +42,9 @@ EXTENSIONS: dict[str, PackFormat] = {
     ".sh": "sh",  # a self-extracting installer (installer.py)
     ".parcel": "parcel",
     ".no-archive": "dir",  # conda-pack's
+    ".squashfs": "squashfs",
+    ".sqsh": "squashfs",
+    ".sqfs": "squashfs",
 }
 
 # (lowest, highest, default). tar.gz 3: zlib-ng level 3 is the fastest level whose output
@@ -88,7 +93,8 @@ def _check_format(fmt: str) -> ArchiveFormat:
 
 
 def default_level(fmt: str) -> int | None:
-    """The level used when the user gives none; None for formats that do not compress."""
+    """The level used when the user gives none; None for formats that do not compress, and
+    for squashfs, whose levels depend on its compressor (squashfs_settings() knows them)."""
     archive = _check_format(fmt)
     return _LEVELS[archive][2] if archive in _LEVELS else None
 
@@ -96,6 +102,8 @@ def default_level(fmt: str) -> int | None:
 def validate_level(fmt: str, level: int | None) -> int | None:
     """The level to use, checked here so a bad value fails before any work starts."""
     archive = _check_format(fmt)
+    if archive == "squashfs":
+        return level  # checked against its compressor by squashfs_settings()
     if archive not in _LEVELS:
         if level is not None:
             raise UsageError(f"the {fmt} format is not compressed; it takes no compression level")

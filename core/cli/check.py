@@ -18,6 +18,7 @@ from .. import (
     shown_prefix,
     target_findings,
 )
+from .squashfs import image_findings
 
 _HEADINGS = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
 
@@ -56,6 +57,7 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
     report = analyse(env, threads=args.threads, cache=cache)
     cache.save()
     extra = target_findings(env, report, args.relocate_prefix) if args.relocate_prefix else ()
+    extra += image_findings(env, args)
     order = list(Severity)
     findings = sorted(
         (*report.findings, *extra), key=lambda f: (order.index(f.severity), f.path, f.code)

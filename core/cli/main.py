@@ -212,6 +212,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         parcel_name=args.parcel_name,
         parcel_version=args.parcel_version,
         parcel_distro=args.parcel_distro,
+        squashfs_compressor=args.squashfs_compressor,
+        squashfs_block_size=args.squashfs_block_size,
     )
     modulefile = check_modulefile(args)
     env = Environment.load(_prefix(args))

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 from .. import ALIASES, PACK_FORMATS, PathFilter, UsageError, __version__
 from .deploy import add_deploy_flags
+from .squashfs import add_squashfs_arguments
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     pack.add_argument("--check", action="store_true", help="report relocation findings")
     add_deploy_flags(pack)
+    add_squashfs_arguments(p)
 
     parcel = p.add_argument_group("Cloudera parcels (--format parcel, or -o NAME.parcel)")
     parcel.add_argument(

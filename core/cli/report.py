@@ -6,6 +6,7 @@ import sys
 import time
 
 from .. import PackResult, Progress, human_bytes, shown_prefix
+from .squashfs import image_lines
 
 
 def summary_lines(result: PackResult) -> list[str]:
@@ -35,6 +36,7 @@ def summary_lines(result: PackResult) -> list[str]:
         + (f"{room} bytes" if room is not None else "any (no binary holds the prefix)"),
         f"# packing notes (below): {len(result.findings)}",
     ]
+    lines += image_lines(result)
     lines += [f"# RPATH rewritten: {path}: {old} -> {new}" for path, old, new in result.rpath_fixes]
     lines += [f"  - {f}" for f in result.findings]
     return lines

@@ -9,9 +9,12 @@ from typing import Literal
 from ..archive import (
     ALIASES,
     PackFormat,
+    SquashfsCompressor,
+    SquashfsSettings,
     default_level,
     format_from_path,
     pack_format,
+    squashfs_settings,
     validate_level,
 )
 from ..errors import OutputExists, OutputInsideEnvironment, UsageError
@@ -49,6 +52,8 @@ class PackOptions:
     parcel_name: str | None = None
     parcel_version: str | None = None
     parcel_distro: str | None = None
+    squashfs_compressor: SquashfsCompressor | None = None  # squashfs only; default zstd
+    squashfs_block_size: int | None = None  # squashfs only, bytes; default 128 KiB
 
 
 OutputKind = Literal["archive", "package", "backup"]
@@ -121,8 +126,8 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, PackFor
         if fmt is None:
             raise UsageError(
                 f"{options.output}: cannot tell the format from the extension;"
-                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip, .sh, .parcel or"
-                " --format"
+                " use .tar.gz, .tar.zst, .tar.bz2, .tar.xz, .tar, .zip, .squashfs, .sh,"
+                " .parcel or --format"
             )
         output = os.path.abspath(options.output)
     else:
@@ -192,6 +197,7 @@ class PackSettings:
     arcroot: str  # normalised: "" or a relative path without "." or ".." parts
     compile_bytecode: bool
     parcel: Parcel | None = None  # --format parcel: it set arcroot and relocate_prefix
+    squashfs: SquashfsSettings | None = None  # how a squashfs image is compressed
 
 
 def env_python(prefix: str) -> str:
@@ -244,4 +250,23 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         arcroot=parcel.dirname if parcel else check_arcroot(options.arcroot, fmt),
         compile_bytecode=check_compile_bytecode(env, options.compile_bytecode),
         parcel=parcel,
+        squashfs=_squashfs(options, fmt),
     )
+
+
+def _squashfs(options: PackOptions, fmt: str) -> SquashfsSettings | None:
+    """The image's compression; its options given for another format are a mistake to say."""
+    if fmt == "squashfs":
+        return squashfs_settings(
+            options.squashfs_compressor, options.level, options.squashfs_block_size
+        )
+    for flag, value in (
+        ("--squashfs-compressor", options.squashfs_compressor),
+        ("--squashfs-block-size", options.squashfs_block_size),
+    ):
+        if value is not None:
+            raise UsageError(
+                f"{flag} is for squashfs output, not {fmt};"
+                " name the output .squashfs or use --format squashfs"
+            )
+    return None

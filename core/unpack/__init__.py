@@ -7,6 +7,11 @@ from .conda_unpack import (
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
 )
+from .image import (
+    IMAGE_ID_NAME,
+    NEEDS_LINK_NAME,
+    image_scripts,
+)
 from .relocate import (
     UNLIMITED_ROOM,
     PrefixTooLongError,
@@ -23,7 +28,9 @@ from .shipped import (
 )
 
 __all__ = [
+    "IMAGE_ID_NAME",
     "MANIFEST_NAME",
+    "NEEDS_LINK_NAME",
     "PREFIX_STATE_NAME",
     "UNLIMITED_ROOM",
     "PrefixTooLongError",
@@ -31,6 +38,7 @@ __all__ = [
     "activate_scripts",
     "binary_room",
     "fix_shebang",
+    "image_scripts",
     "relocate_bytes",
     "replace_binary",
     "replace_text",

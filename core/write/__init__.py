@@ -5,6 +5,9 @@ from .bytecode import (
     compile_bytecode,
     with_bytecode,
 )
+from .image import (
+    ImageLayout,
+)
 from .modulefile import (
     ModuleSyntax,
     modulefile_syntax,
@@ -22,6 +25,7 @@ from .prepare import (
 __all__ = [
     "CompiledBytecode",
     "FileMode",
+    "ImageLayout",
     "ModuleSyntax",
     "PackResult",
     "Relocation",

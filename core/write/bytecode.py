@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ..errors import CondaPackageError
 from ..load import Environment, pyc_source
 from ..plan import PackPlan, PlanEntry, env_python, keeps_bytecode
 
-# Run by the environment's Python (-I -B -S: no site, no user paths, writes no byte-code of
+# Run by the environment's Python (-s -S -B: no site, no user paths, writes no byte-code of
 # its own): sources on stdin, NUL-separated; compiles those of its own library tree that
 # have no valid byte-code for this interpreter, writing to OUT; prints what it wrote.
 _COMPILER = r"""
@@ -58,12 +59,20 @@ for name in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0
 """
 
 
+_GROUP = 128  # sources per interpreter: start-up (~20 ms) stays small beside compiling
+
+
 @dataclass(frozen=True)
 class CompiledBytecode:
     """Byte-code compiled into `root` (a temporary tree shaped like the environment)."""
 
     root: str
     names: tuple[str, ...]  # relative to root, as they go into the archive
+
+
+def can_compile(env: Environment) -> bool:
+    """Whether the environment has a Python of its own to compile byte-code with."""
+    return os.access(env_python(env.prefix), os.X_OK)
 
 
 def compile_bytecode(
@@ -78,23 +87,30 @@ def compile_bytecode(
         if e.kind == "file" and e.name.endswith(".py") and keeps_bytecode(e.action, relocate_prefix)
     ]
     python = env_python(env.prefix)
-    command = [python, "-I", "-B", "-S", "-c", _COMPILER, env.prefix, into]
-    runs = [
-        subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(max(1, min(jobs, len(sources))))
-    ]
-    errors = [
-        run.communicate("\0".join(sources[i :: len(runs)]).encode("utf-8", "surrogateescape"))[1]
-        for i, run in enumerate(runs)
-    ]
-    for run, err in zip(runs, errors, strict=True):
-        if run.returncode:
-            last = err.decode(errors="replace").strip().splitlines()[-1:] or [
-                f"exit status {run.returncode}"
-            ]
-            raise CondaPackageError(
-                f"{python}: cannot compile byte-code ({last[0]}); pack without --compile-bytecode"
-            )
+    # -s -S -B and no PYTHON* variables but a fixed hash seed: isolated as -I would be
+    # (which ignores the seed), while set constants come out in one order. And the same
+    # output whatever `jobs`: marshal marks an object shared by its reference count, which
+    # what a process compiled before can change, so the sources go in fixed groups, each
+    # to an interpreter of its own.
+    command = [python, "-s", "-S", "-B", "-c", _COMPILER, env.prefix, into]
+    seeded = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    seeded["PYTHONHASHSEED"] = "0"
+    groups = [sources[i : i + _GROUP] for i in range(0, len(sources), _GROUP)]
+
+    def run(group: list[str]) -> subprocess.CompletedProcess[bytes]:
+        stdin = "\0".join(group).encode("utf-8", "surrogateescape")
+        return subprocess.run(command, input=stdin, capture_output=True, env=seeded)
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        for done in pool.map(run, groups):
+            if done.returncode:
+                last = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [
+                    f"exit status {done.returncode}"
+                ]
+                raise CondaPackageError(
+                    f"{python}: cannot compile byte-code ({last[0]});"
+                    " pack without --compile-bytecode"
+                )
     names = sorted(
         os.path.relpath(os.path.join(folder, name), into)
         for folder, _, files in os.walk(into)

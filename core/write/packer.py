@@ -30,8 +30,9 @@ from ..load import Environment, open_env_file
 from ..paths import fsencode
 from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
-from .bytecode import compile_bytecode, with_bytecode
+from .bytecode import can_compile, compile_bytecode, with_bytecode
 from .generated import generated_entries
+from .image import ImageLayout, image_layout
 from .parcel import check_meta_free
 from .prepare import Preparer, Relocation
 from .rewrite import RewriteReader
@@ -51,6 +52,8 @@ class PackResult:
     findings: list[str] = field(default_factory=list)
     restored: int = 0
     rpath_fixes: list[tuple[str, str, str]] = field(default_factory=list)  # path, old, new
+    image: ImageLayout | None = None  # a squashfs image: where its files point
+    needs_link: list[str] = field(default_factory=list)  # an image's files naming its link
     bytes_in: int = 0
     bytes_out: int = 0
     seconds: float = 0.0
@@ -83,17 +86,21 @@ def pack(
     )
     if settings.parcel:
         check_meta_free(plan)
+    image = image_layout(plan, settings.relocate_prefix) if settings.format == "squashfs" else None
+    relocate = image.prefix if image else settings.relocate_prefix
     if not options.dry_run:  # --force: missing folders are made, as conda-pack does
         os.makedirs(os.path.dirname(settings.output), exist_ok=True)
-    if not settings.compile_bytecode or options.dry_run:
-        return _pack(env, options, settings, plan, None, progress, cancel, start)
+    # An image cannot take the byte-code Python would write: it gets it at pack time.
+    compile_it = settings.compile_bytecode or (image is not None and can_compile(env))
+    if not compile_it or options.dry_run:
+        return _pack(env, options, settings, plan, None, image, progress, cancel, start)
     # Beside the output: outside the environment, as the output is.
     with tempfile.TemporaryDirectory(
         prefix=".conda-package-bytecode-", dir=os.path.dirname(settings.output)
     ) as into:
-        compiled = compile_bytecode(env, plan, into, settings.relocate_prefix, settings.threads)
+        compiled = compile_bytecode(env, plan, into, relocate, settings.threads)
         plan = with_bytecode(plan, compiled)
-        return _pack(env, options, settings, plan, into, progress, cancel, start)
+        return _pack(env, options, settings, plan, into, image, progress, cancel, start)
 
 
 def _pack(
@@ -102,20 +109,22 @@ def _pack(
     settings: PackSettings,
     plan: PackPlan,
     compiled: str | None,
+    image: ImageLayout | None,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     start: float,
 ) -> PackResult:
-    output, fmt, relocate = settings.output, settings.format, settings.relocate_prefix
+    output, fmt = settings.output, settings.format
+    relocate = image.prefix if image else settings.relocate_prefix  # a parcel sets it too
     if fmt == "zip" and not options.zip64:
         _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env)))
-    result = PackResult(None if options.dry_run else output, fmt, plan)
+    result = PackResult(None if options.dry_run else output, fmt, plan, image=image)
     result.findings += [
         f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
         for path in plan.special
     ]
     result.findings += plan.notes
-    prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled)  # a parcel sets it
+    prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled, image)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
@@ -132,6 +141,7 @@ def _pack(
             root=settings.arcroot,
             zip64=options.zip64,
             installer=about,
+            squashfs=settings.squashfs,
         )
     tar = writer if isinstance(writer, TarWriter) else None
     tell("", force=True)  # the totals, before the first batch is ready
@@ -149,7 +159,9 @@ def _pack(
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        extra = generated_entries(plan, result.relocations, relocate, env, settings.parcel)
+        extra = generated_entries(
+            plan, result.relocations, relocate, env, settings.parcel, image, notes.links
+        )
         for archive_entry, data in extra:
             if writer is not None:
                 writer.add(archive_entry, data if archive_entry.kind == "file" else None)
@@ -180,6 +192,7 @@ class _Notes:
     def __init__(self, result: PackResult) -> None:
         self.result = result
         self.relocated: dict[str, Relocation] = {}  # name -> its relocation, for hard links
+        self.links = result.needs_link
 
     def take(self, batch: Batch) -> None:
         result = self.result
@@ -189,7 +202,11 @@ class _Notes:
                     copy = replace(self.relocated[entry.target], path=entry.name)
                     result.relocations.append(copy)
                     self.relocated[entry.name] = copy  # a link to this link is a copy too
+                if entry.target in self.links:
+                    self.links.append(entry.name)
                 continue
+            if prepared.needs_link:
+                self.links.append(entry.name)
             if prepared.relocation:
                 result.relocations.append(prepared.relocation)
                 self.relocated[entry.name] = prepared.relocation

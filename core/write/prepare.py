@@ -14,6 +14,7 @@ from ..plan import PackOptions, PlanEntry
 from ..relocate import FileMode, read_chunks, restore_package_bytes, restored_spelling, scan
 from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
 from .files import current_size, open_file, read_file, read_head
+from .image import ImageLayout, relative_shebang
 from .records import record_bytes
 from .rewrite import Patch, Replace, Rewrite, measured_size, patched
 
@@ -50,17 +51,25 @@ class Prepared:
     verified: bool = False
     rpath_fixes: tuple[tuple[str, str], ...] = ()
     rewrite: Rewrite | None = None  # a large file: content is empty, the writer streams it
+    needs_link: bool = False  # an image's file that still names its fixed path
 
 
 class Preparer:
     """Per-entry work done in worker threads: read, restore and verify, or search."""
 
-    def __init__(self, env: Environment, options: PackOptions, compiled: str | None = None):
+    def __init__(
+        self,
+        env: Environment,
+        options: PackOptions,
+        compiled: str | None = None,
+        image: ImageLayout | None = None,
+    ):
         self.env = env
         self.compiled = compiled  # the folder of byte-code compiled at pack time
         self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
         self.prefix_bytes = [fsencode(p) for p in self.prefixes]
-        self.relocate_prefix = options.relocate_prefix
+        self.relocate_prefix = image.prefix if image else options.relocate_prefix
+        self.fixed_path = fsencode(image.prefix) if image and image.mount_anywhere else None
         self.dry_run = options.dry_run
         self.fix_rpath = options.fix_rpath
         self.records = {f"conda-meta/{r.record_file}": r for r in env.records}
@@ -149,6 +158,8 @@ class Preparer:
             return Prepared(data, rpath_fixes=fixes)
         prepared = self._restore(entry, data) if entry.action == "restore" else None
         prepared = prepared or self._search(entry, data)
+        if self.fixed_path is not None and prepared.relocation is not None:
+            prepared = self._launcher(entry, prepared, self.fixed_path)
         return replace(prepared, rpath_fixes=fixes) if fixes else prepared
 
     def rewrite(self, entry: PlanEntry) -> Prepared:
@@ -163,6 +174,8 @@ class Preparer:
             return Prepared(b"", rpath_fixes=fixes, rewrite=plain)
         prepared = self._restore_large(entry) if entry.action == "restore" else None
         prepared = prepared or self._search_large(entry, tuple(patches))
+        if self.fixed_path is not None and prepared.relocation is not None:
+            prepared = replace(prepared, needs_link=True)  # relocated to the fixed path
         return replace(prepared, rpath_fixes=fixes) if fixes else prepared
 
     def _too_long(self, entry: PlanEntry, exc: RelocationError) -> PrefixTooLong:
@@ -175,6 +188,15 @@ class Preparer:
             f" has {room}; choose a shorter prefix (--check --relocate-prefix {new}"
             " lists every such file)"
         )
+
+    @staticmethod
+    def _launcher(entry: PlanEntry, prepared: Prepared, fixed_path: bytes) -> Prepared:
+        """A mount-anywhere image's file: Python scripts find their interpreter beside them;
+        what still names the fixed path needs the link bin/cpk-run makes."""
+        content = prepared.content
+        if prepared.relocation is not None and prepared.relocation.mode == "text":
+            content = relative_shebang(content, fixed_path, entry.name)
+        return replace(prepared, content=content, needs_link=fixed_path in content)
 
     def _final(self, entry: PlanEntry, data: bytes, old: str, mode: FileMode) -> bytes:
         """The bytes with --relocate-prefix applied."""

@@ -1,0 +1,104 @@
+"""squashfs images: conda-package against mksquashfs of an already relocated copy and
+against conda-pack 0.9.2's squashfs, at the same compressor, level and block size.
+
+Usage: python benchmarks/bench_squashfs.py [PREFIX] [--threads N] [--repeat R] [--level L]
+
+conda-pack's --compress-level N means zstd level int(N / 8 * 20) with 256 KiB blocks, so the
+default --level 2 (conda-pack's --compress-level 1) compares all three at zstd 2, 256 KiB.
+Also shown: both builders reading the same relocated tar on stdin (why tar2sqfs). The
+commands take turns for R rounds; medians, page cache warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_pack import BIN, measure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from realenv import benchmark_prefix
+
+MOUNT = "/opt/envs/bench"  # the mount point every image is relocated to
+BLOCK = 256 << 10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("prefix", nargs="?")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--level", type=int, default=2, help="zstd level (2: conda-pack's 1)")
+    args = parser.parse_args()
+    for tool in ("tar2sqfs", "mksquashfs"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: apt-get install squashfs-tools squashfs-tools-ng")
+    with tempfile.TemporaryDirectory(prefix="bench-squashfs-") as tmp:
+        work = Path(tmp)
+        prefix = benchmark_prefix(args.prefix, work)
+        exe = str(BIN / "conda-package")
+        copy, tar = work / "relocated", work / "relocated.tar"
+        for output, fmt in ((copy, "dir"), (tar, "tar")):
+            relocated = ["--format", fmt, "-o", str(output), "--relocate-prefix", MOUNT]
+            subprocess.run([exe, "-p", prefix, "-q", *relocated], check=True)
+        level, threads = str(args.level), str(args.threads)
+        ours = [exe, "-p", prefix, "-j", threads, "-q", "--compression-level", level]
+        ours += ["--squashfs-block-size", str(BLOCK), "--force"]
+        mks = ["-comp", "zstd", "-Xcompression-level", level, "-b", str(BLOCK)]
+        mks += ["-processors", threads, "-noappend", "-quiet", "-no-progress"]
+        t2s = ["tar2sqfs", "-q", "-f", "-c", "zstd", "-X", f"level={level}", "-b", str(BLOCK)]
+        jobs = {
+            "ours_mount": (
+                f"conda-package --relocate-prefix (zstd {level})",
+                [*ours, "--relocate-prefix", MOUNT, "-o", str(work / "a.squashfs")],
+                work / "a.squashfs",
+            ),
+            "ours_anywhere": (
+                "conda-package, mount anywhere",
+                [*ours, "-o", str(work / "b.squashfs")],
+                work / "b.squashfs",
+            ),
+            "mksquashfs_dir": (
+                "mksquashfs DIR (relocated copy, no work)",
+                ["mksquashfs", str(copy), str(work / "c.squashfs"), *mks, "-all-root"],
+                work / "c.squashfs",
+            ),
+            "mksquashfs_tar": (
+                "mksquashfs -tar < relocated tar",
+                ["sh", "-c", f"mksquashfs - {work}/d.squashfs -tar {' '.join(mks)} < {tar}"],
+                work / "d.squashfs",
+            ),
+            "tar2sqfs_tar": (
+                "tar2sqfs < relocated tar",
+                ["sh", "-c", f"{' '.join(t2s)} -j {threads} {work}/e.squashfs < {tar}"],
+                work / "e.squashfs",
+            ),
+        }
+        if importlib.util.find_spec("conda_pack") is not None:
+            conda_pack = [str(BIN / "conda-pack"), "-p", prefix, "--format", "squashfs", "-q"]
+            conda_pack += ["--dest-prefix", MOUNT, "--compress-level", "1", "-j", threads]
+            output = work / "f.squashfs"
+            jobs["conda_pack"] = (
+                "conda-pack 0.9.2 --dest-prefix (--compress-level 1)",
+                [*conda_pack, "-o", str(output), "--force"],
+                output,
+            )
+        else:
+            print("conda-pack not installed: pip install conda-pack==0.9.2 to compare")
+        rows = measure(jobs, args.repeat)
+        base = rows["mksquashfs_dir"]["wall"]
+        for key in ("ours_mount", "ours_anywhere"):
+            print(f"{key}: {rows[key]['wall'] / base:.2f}x the time of mksquashfs of the copy")
+        if "conda_pack" in rows:
+            for key in ("ours_mount", "ours_anywhere"):
+                ratio = rows["conda_pack"]["wall"] / rows[key]["wall"]
+                print(f"{key}: {ratio:.2f}x faster than conda-pack")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""squashfs images of the real environment, mounted with squashfuse and used as users would:
+at the mount point they were packed for, and (packed without one) anywhere, by anyone."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import cli
+
+needs_builder = pytest.mark.skipif(
+    shutil.which("tar2sqfs") is None, reason="tar2sqfs absent (apt-get install squashfs-tools-ng)"
+)
+needs_fuse = pytest.mark.skipif(
+    shutil.which("squashfuse") is None
+    or shutil.which("fusermount") is None
+    or not os.path.exists("/dev/fuse"),
+    reason="squashfuse or FUSE absent (apt-get install squashfuse fuse3)",
+)
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="makes users and mounts for other users: run as root"
+)
+# What the acceptance asks of an image: Python's C extensions and certificates, OpenSSL's
+# directory, Tcl's library, git and pip. Each prints what it names.
+# {run} is where a launcher (bin/cpk-run) goes.
+SMOKE = (
+    "{run}python -c 'import ssl, sqlite3, readline; c = ssl.create_default_context();"
+    ' print(c.cert_store_stats()["x509_ca"])\'',
+    "{run}openssl version -d",
+    "echo 'puts [info library]' | {run}tclsh",
+    "{run}git --version",
+    "{run}bin/pip --version",
+)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def mounted(image: Path, at: Path, allow_other: bool = False) -> Iterator[Path]:
+    at.mkdir(parents=True, exist_ok=True)
+    options = ["-o", "allow_other"] if allow_other else []
+    subprocess.run(["squashfuse", *options, str(image), str(at)], check=True)
+    try:
+        yield at
+    finally:
+        subprocess.run(["fusermount", "-u", str(at)], check=True)
+
+
+def run(mount: Path, command: str, user: str | None = None, via: str = "") -> str:
+    """One of SMOKE in the mount (bin/ first on PATH), as `user`, maybe through a launcher."""
+    command = command.replace("{run}", via)
+    script = f"cd {mount} && PATH={mount}/bin:/usr/bin:/bin && export PATH && {command}"
+    argv = ["sh", "-c", script]
+    if user:
+        argv = ["runuser", "-u", user, "--", "env", "-i", "HOME=/tmp", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{command}: {done.stderr}"
+    return done.stdout + done.stderr
+
+
+def user(name: str) -> str:
+    with contextlib.suppress(KeyError):
+        pwd.getpwnam(name)
+        return name
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+    return name
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder other users can enter (pytest's tmp_path is its owner's only)."""
+    path = Path(tempfile.mkdtemp(prefix="cpk-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def image_link() -> Iterator[list[Path]]:
+    """Fixed paths the test's images name: their links are removed afterwards."""
+    links: list[Path] = []
+    yield links
+    for link in links:
+        if link.is_symlink():
+            link.unlink()
+
+
+def fixed_path(mount: Path) -> Path:
+    return Path((mount / "conda-meta/conda-package/prefix").read_text().strip())
+
+
+@needs_builder
+@needs_fuse
+def test_image_for_a_mount_point_runs_there(real_env, shared_dir):
+    mount = shared_dir / "envs" / "analysis"
+    image = shared_dir / "analysis.squashfs"
+    done = cli("-p", real_env, "-o", image, "--relocate-prefix", mount)
+    assert done.returncode == 0, done.stderr
+    before = (sha256(image), image.stat().st_mtime_ns)
+    with mounted(image, mount):
+        out = [run(mount, command) for command in SMOKE]
+        with pytest.raises(OSError):  # read-only: nothing can be written into it
+            (mount / "new-file").write_text("x")
+    assert int(out[0].split()[0]) > 100  # the environment's CA certificates were loaded
+    assert f'OPENSSLDIR: "{mount}/ssl"' in out[1]
+    assert out[2].strip() == f"{mount}/lib/tcl8.6"
+    assert out[3].startswith("git version 2.18.0")
+    assert f"from {mount}/lib/python3.7/site-packages/pip" in out[4]
+    assert (sha256(image), image.stat().st_mtime_ns) == before
+
+
+@needs_builder
+@needs_fuse
+@needs_root
+def test_image_mounts_anywhere_for_any_user(real_env, shared_dir, image_link):
+    image = shared_dir / "anywhere.sqfs"
+    done = cli("-p", real_env, "-o", image)
+    assert done.returncode == 0, done.stderr
+    image.chmod(0o644)
+    other = user("cpk-image-user")
+    first, second = shared_dir / "first", shared_dir / "second" / "mount"
+    with mounted(image, first):
+        link = fixed_path(first)
+        image_link.append(link)
+        assert len(str(link)) < 24 and not link.exists()
+        out = [run(first, command, via="cpk-run ") for command in SMOKE]
+        assert int(out[0].split()[0]) > 100  # the certificates are found through the link
+        assert os.path.realpath(out[1].split('"')[1]) == f"{first}/ssl"
+        assert os.path.realpath(out[2].strip()) == f"{first}/lib/tcl8.6"
+        assert f"from {first}/lib/python3.7/site-packages/pip" in out[4]
+    with mounted(image, second, allow_other=True):
+        for who in (None, other):  # root's link to the old mount is moved, then trusted
+            out = [run(second, command, user=who, via="cpk-run ") for command in SMOKE]
+            assert int(out[0].split()[0]) > 100
+            assert os.path.realpath(out[1].split('"')[1]) == f"{second}/ssl"
+            assert os.path.realpath(out[2].strip()) == f"{second}/lib/tcl8.6"
+            assert out[3].startswith("git version 2.18.0")
+            assert f"from {second}/lib/python3.7/site-packages/pip" in out[4]
+        activated = run(
+            second, ". bin/activate && python -c 'import sys; print(sys.prefix)'", other
+        )
+        assert activated.strip() == str(second)
+    assert os.readlink(link) == str(second)
+    assert link.lstat().st_uid == 0
+
+
+@needs_builder
+@needs_fuse
+@needs_root
+def test_another_users_link_is_not_followed(real_env, shared_dir, image_link):
+    """Blocked by someone else's link: a warning naming them, and what needs no link works."""
+    image = shared_dir / "blocked.sqfs"
+    assert cli("-p", real_env, "-o", image).returncode == 0
+    owner, victim = user("cpk-image-user"), user("cpk-image-user2")
+    with mounted(image, shared_dir / "mnt", allow_other=True) as mount:
+        link = fixed_path(mount)
+        image_link.append(link)
+        subprocess.run(
+            ["runuser", "-u", owner, "--", "ln", "-s", "/nowhere", str(link)], check=True
+        )
+        warned = run(
+            mount, "cpk-run python -c 'import sqlite3, ssl; print(ssl.OPENSSL_VERSION)'", victim
+        )
+        assert f"{link} is a link of user {owner}" in warned
+        assert "OpenSSL 1.0.2o" in warned
+        assert f"from {mount}/lib/python3.7/site-packages/pip" in run(
+            mount, "bin/pip --version", victim
+        )
+        assert os.readlink(link) == "/nowhere"  # left as it was
+
+
+@needs_builder
+def test_dry_run_and_check_name_what_needs_the_link(real_env, tmp_path):
+    done = cli("-p", real_env, "-o", tmp_path / "x.sqsh", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "# image: mount anywhere; its files name /tmp/cpk-" in done.stdout
+    assert "files that need the link: " in done.stdout
+    check = cli("-p", real_env, "-o", tmp_path / "x.sqsh", "--check")
+    needs = {line.split(" (")[0] for line in check.stdout.splitlines() if "fixed path" in line}
+    assert "lib/libcrypto.so.1.0.0" in needs  # OPENSSLDIR is compiled in
+    assert "bin/pip" not in needs  # it finds its Python beside it
+    at = cli("-p", real_env, "-o", tmp_path / "x.sqfs", "--dry-run", "--relocate-prefix", "/opt/x")
+    assert "# image: relocated to its mount point /opt/x; mount it there" in at.stdout
+    assert not list(tmp_path.iterdir())
+
+
+@needs_builder
+def test_images_are_byte_identical_whatever_the_threads(real_env, tmp_path):
+    one, two = tmp_path / "one.squashfs", tmp_path / "two.squashfs"
+    assert cli("-p", real_env, "-o", one, "-j", "1", "--squashfs-compressor", "lz4").returncode == 0
+    assert cli("-p", real_env, "-o", two, "-j", "2", "--squashfs-compressor", "lz4").returncode == 0
+    assert sha256(one) == sha256(two)
+    assert stat.S_IMODE(one.stat().st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--squashfs-compressor", "xz", "-o", "x.tar.gz"],
+            "--squashfs-compressor is for squashfs",
+        ),
+        (["--squashfs-block-size", "100K", "-o", "x.sqfs"], "must be a power of two from 4K to 1M"),
+        (["--squashfs-block-size", "big", "-o", "x.sqfs"], "give bytes, or K or M"),
+        (
+            ["--squashfs-compressor", "lz4", "--compression-level", "3", "-o", "x.sqfs"],
+            "lz4 takes no",
+        ),
+        (["--compression-level", "23", "-o", "x.sqfs"], "out of range for squashfs zstd (1-22)"),
+        (["--squashfs-compressor", "brotli", "-o", "x.sqfs"], "invalid choice: 'brotli'"),
+    ],
+)
+def test_bad_image_options_are_one_line(small_env, tmp_path, args, message):
+    done = cli("-p", small_env, *args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_missing_builder_names_the_package(small_env, tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = cli("-p", small_env, "-o", tmp_path / "x.squashfs", env={"PATH": str(empty)})
+    assert done.returncode == 1
+    assert (
+        "tar2sqfs not found" in done.stderr and "apt-get install squashfs-tools-ng" in done.stderr
+    )
+    assert len(done.stderr.splitlines()) == 1
+    assert not list(tmp_path.glob("x.*"))
+
+
+@needs_builder
+def test_a_failed_build_leaves_nothing(real_env, tmp_path):
+    """The builder stopped by a file size limit (as on a full disk): one line, no image."""
+    import resource
+    import signal
+    import sys
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    exe = str(Path(sys.executable).with_name("conda-package"))
+    done = subprocess.run(
+        [exe, "-p", str(real_env), "-o", str(tmp_path / "x.sqfs")],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert (
+        f"{tmp_path}/x.sqfs: tar2sqfs failed" in done.stderr
+        and "nothing was written" in done.stderr
+    )
+    assert not list(tmp_path.iterdir())
