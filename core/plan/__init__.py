@@ -14,17 +14,23 @@ from .plan import (
     PlanEntry,
     make_plan,
 )
+from .scripts import (
+    SAVED_DIR,
+    ScriptClash,
+)
 from .subdirs import (
     check_subdir,
     subdir_from_options,
 )
 
 __all__ = [
+    "SAVED_DIR",
     "STATE_DIR",
     "PackOptions",
     "PackPlan",
     "PackSettings",
     "PlanEntry",
+    "ScriptClash",
     "check_output",
     "check_relocate_prefix",
     "check_subdir",

@@ -10,6 +10,7 @@ from typing import Literal, NamedTuple
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
 from ..load import Environment, pyc_source
 from ..paths import fsencode
+from .scripts import ScriptClash, script_clashes
 
 STATE_DIR = "conda-meta/conda-package"
 _NS = 1_000_000_000  # mtimes in whole seconds, as tar keeps them
@@ -52,6 +53,9 @@ class PackPlan:
     missing: tuple[str, ...] = ()  # "dist: path" left out by --ignore-missing-files
     editable: tuple[str, ...] = ()  # editable installs packed by --ignore-editable-packages
     special: tuple[str, ...] = ()  # sockets, pipes and devices, left out
+    clashes: tuple[ScriptClash, ...] = ()  # shipped scripts a package installed too
+    # The package files of clashes that move aside (`ScriptClash.theirs`), as on disk.
+    displaced: tuple[PlanEntry, ...] = ()
 
     @property
     def total_bytes(self) -> int:
@@ -117,6 +121,9 @@ def make_plan(
                 f"{' ...' if len(too_long) > 5 else ''}; choose a shorter prefix"
             )
 
+    clashes = script_clashes(env, relocate_prefix)
+    moved = {c.path for c in clashes if c.theirs != c.path}
+    displaced: list[PlanEntry] = []
     searched = set(env.untracked) | set(env.modified) | generated
     modified = set(env.modified)
     entries: list[PlanEntry] = [
@@ -163,7 +170,7 @@ def make_plan(
             )  # fmt: skip
         else:
             action: Action = "search" if name in searched else "copy"
-            if st.st_nlink > 1:
+            if st.st_nlink > 1 and name not in moved:  # a moved file stands alone
                 key = (st.st_dev, st.st_ino, action)
                 if key in firsts:
                     entries.append(
@@ -204,6 +211,9 @@ def make_plan(
                 )
             )
     entries.append(PlanEntry("conda-meta", "dir", 0o755, 0))
+    if moved:  # read like the others, written under another name (ScriptClash.theirs)
+        displaced = [e for e in entries if e.name in moved]
+        entries = [e for e in entries if e.name not in moved]
     entries.sort()  # by name: tuples compare their first field first, and names are unique
     return PackPlan(
         env.prefix,
@@ -213,4 +223,6 @@ def make_plan(
         missing,
         editable,
         env.special,
+        clashes,
+        tuple(displaced),
     )

@@ -18,6 +18,7 @@ from .relocate import (
     replace_text,
 )
 from .shipped import (
+    entry_scripts,
     shipped_files,
     unpack_script_source,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "RelocationError",
     "activate_scripts",
     "binary_room",
+    "entry_scripts",
     "fix_shebang",
     "relocate_bytes",
     "replace_binary",

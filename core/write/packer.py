@@ -72,6 +72,7 @@ def pack(
         f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
         for path in plan.special
     ]
+    result.findings += [clash.note for clash in plan.clashes]
     prep = Preparer(env, options)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
@@ -94,7 +95,8 @@ def pack(
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        for archive_entry, data in generated_entries(plan, result.relocations, relocate, env):
+        extra = generated_entries(plan, result.relocations, relocate, env, prep)
+        for archive_entry, data in extra:
             if writer is not None:
                 writer.add(archive_entry, data if archive_entry.kind == "file" else None)
             result.names.append(archive_entry.name)
