@@ -61,6 +61,10 @@ def mixed_env_factory(tmp_path_factory) -> Callable[[list[str], str], Path]:
     make_conda_package(built)
     make_python_package(built, "foo", "1.0", {"foo/__init__.py": "VERSION = '1.0'\n"})
     make_python_package(built, "bar", "1.0", {"bar/__init__.py": "", "bar/core.py": "X = 1\n"})
+    make_python_package(built, "qux", "1.0", {"qux.py": "Q = 1\n"})
+    make_python_package(
+        built, "corge", "1.0", {"corge/__init__.py": "", "corge/data.py": "D = 1\n"}
+    )
     packages = [p for p in sorted(pkgs.iterdir()) if p.name.endswith((".conda", ".tar.bz2"))]
     channel = make_channel(packages + sorted(built.iterdir()), work / "channel")
 

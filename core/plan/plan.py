@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
-from ..load import Environment, pyc_source
+from ..load import Environment, PackageDiagnosis, diagnose, pyc_source
 from ..paths import fsencode
 from .scripts import ScriptClash, script_clashes
 
@@ -77,17 +77,11 @@ def make_plan(
     """Decide every entry from the loaded model alone; errors for what would not work."""
     missing = tuple(f"{m.package.dist}: {m.path}" for m in env.missing)
     if missing and not ignore_missing_files:
-        by_pkg: dict[str, list[str]] = {}
-        for m in env.missing:
-            by_pkg.setdefault(m.package.dist, []).append(m.path)
-        detail = "; ".join(
-            f"{dist}: {', '.join(paths[:3])}{' ...' if len(paths) > 3 else ''} ({len(paths)})"
-            for dist, paths in sorted(by_pkg.items())
-        )
         raise MissingFiles(
             f"{len(missing)} {'file' if len(missing) == 1 else 'files'} listed by packages"
-            f" {'is' if len(missing) == 1 else 'are'} missing ({detail});"
-            " use --ignore-missing-files to pack without them"
+            f" {'is' if len(missing) == 1 else 'are'} missing: "
+            + "; ".join(_missing_line(d) for d in diagnose(env) if d.missing)
+            + "; or use --ignore-missing-files to pack without them"
         )
     editable = tuple(f"{d.name} ({d.editable_location})" for d in env.editable_distributions)
     if editable and not ignore_editable_packages:
@@ -226,3 +220,10 @@ def make_plan(
         clashes,
         tuple(displaced),
     )
+
+
+def _missing_line(d: PackageDiagnosis) -> str:
+    """A package's part of the error: its missing files, why, and the fix."""
+    paths = d.missing
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return f"{d.package.dist} lacks {', '.join(paths[:3])}{more}: {d.reason}; fix: {d.fix}"
