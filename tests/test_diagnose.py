@@ -93,3 +93,28 @@ def test_check_lists_the_packages_and_their_fixes(pip_env: Path, tmp_path: Path)
     assert {f["path"] for f in missing} >= {f"{SITE}/qux.py", f"{SITE}/corge/data.py"}
     qux = next(f for f in missing if f["path"] == f"{SITE}/qux.py")
     assert "pip uninstalled it" in qux["message"]
+
+
+def test_tui_overview_and_pack_form_say_why(pip_env: Path, tmp_path: Path, monkeypatch) -> None:
+    from conda_package.tui.app import CondaPackageApp
+    from test_tui import rendered, run, settle
+    from textual.pilot import Pilot
+    from textual.widgets import Static
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        overview = " ".join(rendered(pilot.app.screen.query_one("#overview-facts", Static)).split())
+        assert "changed packages" in overview
+        assert "foo-1.0-py37_0: pip replaced it with foo 2.0 (foo-2.0.dist-info)" in overview
+        assert "qux-1.0-py37_0: pip uninstalled it" in overview
+        assert "fix: pip uninstall baz, then conda install --force-reinstall bar" in overview
+        await pilot.press("p")
+        await pilot.pause()
+        error = " ".join(rendered(pilot.app.screen.query_one("#pack-ignore-missing-error")).split())
+        assert "8 files missing: corge: 1 file missing since install" in error
+        assert "deleted by hand; fix: conda install --force-reinstall corge" in error
+        assert "(and 2 more packages)" in error and "Packing stops unless this is on" in error
+
+    run(CondaPackageApp(str(pip_env)), scenario, size=(120, 50))
