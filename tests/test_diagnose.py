@@ -113,7 +113,7 @@ def test_tui_overview_and_pack_form_say_why(pip_env: Path, tmp_path: Path, monke
         await pilot.press("p")
         await pilot.pause()
         error = " ".join(rendered(pilot.app.screen.query_one("#pack-ignore-missing-error")).split())
-        assert "8 files missing: corge: 1 file missing since install" in error
+        assert f"8 files missing ({SITE}/corge/data.py and 7 more): corge: 1 file" in error
         assert "deleted by hand; fix: conda install --force-reinstall corge" in error
         assert "(and 2 more packages)" in error and "Packing stops unless this is on" in error
 

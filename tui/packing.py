@@ -209,9 +209,11 @@ class PackPane(VerticalScroll):
         why = [d for d in diagnose(env) if d.missing]  # each says what happened and the fix
         others = len(why) - 1
         more = f" (and {others} more package{'s' if others > 1 else ''})" if others else ""
+        files = f" and {len(env.missing) - 1:,} more" if len(env.missing) > 1 else ""
         line.say(
-            f"{count(len(env.missing), 'file')} missing: {why[0].package.name}: {why[0].reason};"
-            f" fix: {why[0].fix}{more}. Packing stops unless this is on"
+            f"{count(len(env.missing), 'file')} missing ({env.missing[0].path}{files}):"
+            f" {why[0].package.name}: {why[0].reason}; fix: {why[0].fix}{more}."
+            " Packing stops unless this is on"
         )
         return False
 
