@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,34 @@ def real_env_factory(tmp_path_factory) -> EnvFactory:
     packages = [p for p in sorted(pkgs.iterdir()) if p.name.endswith((".conda", ".tar.bz2"))]
     channel = make_channel(packages, work / "channel")
     return EnvFactory(channel, work / "pkgs", work / "envs", package_names(pkgs))
+
+
+@pytest.fixture(scope="session")
+def mixed_env_factory(tmp_path_factory) -> Callable[[list[str], str], Path]:
+    """Environments of real python (and pip) with packages the tests build: a `conda` that
+    owns bin/conda and bin/activate, and pure-Python libraries with conda-style dist-infos."""
+    from fakeconda import make_conda_package, make_python_package
+
+    pkgs = shared_pkgs_dir()
+    if pkgs is None:
+        pytest.skip(NO_PKGS)
+    work = tmp_path_factory.mktemp("mixed")
+    built = work / "built"
+    built.mkdir()
+    make_conda_package(built)
+    make_python_package(built, "foo", "1.0", {"foo/__init__.py": "VERSION = '1.0'\n"})
+    make_python_package(built, "bar", "1.0", {"bar/__init__.py": "", "bar/core.py": "X = 1\n"})
+    make_python_package(built, "qux", "1.0", {"qux.py": "Q = 1\n"})
+    make_python_package(
+        built, "corge", "1.0", {"corge/__init__.py": "", "corge/data.py": "D = 1\n"}
+    )
+    packages = [p for p in sorted(pkgs.iterdir()) if p.name.endswith((".conda", ".tar.bz2"))]
+    channel = make_channel(packages + sorted(built.iterdir()), work / "channel")
+
+    def make(specs: list[str], name: str) -> Path:
+        return install(channel, specs, work / "envs" / name, work / "pkgs")
+
+    return make
 
 
 @pytest.fixture(scope="session")

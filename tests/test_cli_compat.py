@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conda_package.core import ZipNeedsZip64
+from conda_package.core import ZipNeedsZip64, __version__
 from conda_package.core.archive import ArchiveEntry, open_writer
 from conda_package.core.archive import zip as zip_format
 from conftest import cli
@@ -358,3 +358,20 @@ def test_no_zip_64_stops_a_zip_growing_past_the_limit(tmp_path, monkeypatch):
             writer.add(ArchiveEntry(f"f{i}", "file", 0o644, 0, 10), b"0123456789")
         writer.commit()
     assert os.listdir(tmp_path) == []
+
+
+def test_conda_unpack_version_and_quiet(small_env, tmp_path):
+    """conda-pack's bin/conda-unpack takes --version and -q; ours too, and its version names
+    the packer that made the archive."""
+    archive = tmp_path / "env.tar.gz"
+    assert cli("-p", small_env, "-o", archive, "-q").returncode == 0
+    target = tmp_path / "x"
+    target.mkdir()
+    subprocess.run(["tar", "-xf", archive, "-C", target], check=True)
+    unpack = ["/bin/sh", str(target / "bin/conda-unpack")]
+    version = subprocess.run([*unpack, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"conda-unpack (from conda-package {__version__})"
+    quiet = subprocess.run([*unpack, "-q"], capture_output=True, text=True)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert (target / "share/tool/config.txt").read_text() == f"prefix={target}\n"

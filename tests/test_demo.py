@@ -171,9 +171,10 @@ def test_pack_with_zstd_unpack_elsewhere_and_activate(tmp_path):
     refused = cli("--demo-env", target, "--zstd", "-o", archive)
     assert refused.returncode == 1 and not archive.exists()
     assert refused.stderr.splitlines()[-1] == (
-        "conda-package: error: 1 file listed by packages is missing"
-        " (demo-libs-1.2.0-h5e1f3a9_0: lib/libdemo-plugins.so.1 (1));"
-        " use --ignore-missing-files to pack without them"
+        "conda-package: error: 1 file listed by packages is missing:"
+        " demo-libs-1.2.0-h5e1f3a9_0 lacks lib/libdemo-plugins.so.1: 1 file missing since"
+        " install, and no pip install explains it: deleted by hand; fix: conda install"
+        " --force-reinstall demo-libs; or use --ignore-missing-files to pack without them"
     )
     packed = cli("--demo-env", target, "--zstd", "--ignore-missing-files", "-o", archive)
     assert packed.returncode == 0, packed.stderr

@@ -29,7 +29,7 @@ def test_missing_files_are_listed_per_package_unless_ignored(small_env, tmp_path
     out = tmp_path / "x.tar.gz"
     r = cli("-p", small_env, "-o", out)
     assert r.returncode == 1
-    assert "data-2.1-0: share/data/a.txt" in r.stderr
+    assert "data-2.1-0 lacks share/data/a.txt: 1 file missing since install" in r.stderr
     assert "--ignore-missing-files" in r.stderr
     assert not out.exists()
     r = cli("-p", small_env, "-o", out, "--ignore-missing-files", "-q")

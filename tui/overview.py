@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conda_package.core import Progress, RelocationReport, Severity
+from conda_package.core import PackageDiagnosis, Progress, RelocationReport, Severity, diagnose
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,6 +21,17 @@ def findings_summary(report: RelocationReport) -> Text:
         label = f"{n:,} info" if severity == "info" else count(n, severity)
         text.append(f"{SEVERITY_GLYPH[severity]} {label}", SEVERITY_STYLE[severity] if n else "dim")
         text.append("   ")
+    text.rstrip()
+    return text
+
+
+def changed_packages(packages: tuple[PackageDiagnosis, ...]) -> Text:
+    """Each package with missing or changed files: why, and the fix, in the user's words."""
+    text = Text()
+    for d in packages:
+        text.append(f"{d.package.dist}", "bold yellow")
+        text.append(f": {d.reason}\n")
+        text.append(f"  fix: {d.fix}\n", "italic")
     text.rstrip()
     return text
 
@@ -106,4 +117,9 @@ class OverviewPane(VerticalScroll):
         else:
             table.add_row("findings", findings_summary(self.report))
             table.add_row("longest target prefix", room_text(self.report.room))
+        # Last, being long. The analysis knows more (sha256 of prefix files); until then,
+        # what the load saw.
+        packages = self.report.packages if self.report is not None else diagnose(env)
+        if packages:
+            table.add_row("changed packages", changed_packages(packages))
         self.query_one("#overview-facts", Static).update(table)

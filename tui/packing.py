@@ -15,6 +15,7 @@ from conda_package.core import (
     UsageError,
     check_relocate_prefix,
     default_level,
+    diagnose,
     pack,
     resolve_output,
     target_findings,
@@ -200,15 +201,19 @@ class PackPane(VerticalScroll):
     def show_missing(self) -> bool:
         """Files a package lists but the disk lacks stop the pack: say so before it starts.
         Whether the pack may start."""
-        missing = self.loaded.env.missing if self.loaded is not None else ()
         line = self.query_one("#pack-ignore-missing-error", FieldError)
-        if not missing or self.query_one("#pack-ignore-missing", Switch).value:
+        env = self.loaded.env if self.loaded is not None else None
+        if env is None or not env.missing or self.query_one("#pack-ignore-missing", Switch).value:
             line.say(None)
             return True
-        more = f" and {len(missing) - 1:,} more" if len(missing) > 1 else ""
+        why = [d for d in diagnose(env) if d.missing]  # each says what happened and the fix
+        others = len(why) - 1
+        more = f" (and {others} more package{'s' if others > 1 else ''})" if others else ""
+        files = f" and {len(env.missing) - 1:,} more" if len(env.missing) > 1 else ""
         line.say(
-            f"{count(len(missing), 'file')} missing ({missing[0].path}{more}):"
-            " packing stops unless this is on"
+            f"{count(len(env.missing), 'file')} missing ({env.missing[0].path}{files}):"
+            f" {why[0].package.name}: {why[0].reason}; fix: {why[0].fix}{more}."
+            " Packing stops unless this is on"
         )
         return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..load import PackageDiagnosis
 from .elf import ElfInfo
 
 
@@ -51,6 +52,7 @@ class RelocationReport:
     room: int | None
     seconds: float
     scanned: int  # files looked at (every file and symlink of the environment)
+    packages: tuple[PackageDiagnosis, ...] = ()  # with missing or changed files, and why
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..load import Environment
+from ..load import Environment, PackageDiagnosis
 from ..paths import inside
 from .findings import Finding, Severity
 
@@ -16,6 +16,12 @@ class Judge:
     env: Environment
     prefixes: tuple[str, ...]
     findings: list[Finding] = field(default_factory=list)
+    diagnoses: dict[str, PackageDiagnosis] = field(default_factory=dict)  # by the package's dist
+
+    def diagnosis(self, path: str) -> PackageDiagnosis | None:
+        """Why the package owning `path` has missing or changed files, if it has."""
+        record = self.env.owners.get(path)
+        return self.diagnoses.get(record.dist) if record is not None else None
 
     def owner(self, path: str) -> str:
         record = self.env.owners.get(path)

@@ -9,7 +9,7 @@ import os
 import posixpath
 import stat
 
-from ..load import MissingFile
+from ..load import Environment, MissingFile
 from ..paths import fsencode
 from ..unpack import UNLIMITED_ROOM
 from .elf_rules import judge_elf
@@ -40,6 +40,12 @@ def judge_file(judge: Judge, task: FileTask, facts: FileFacts, mode: int) -> Fil
     return FileAnalysis(path, facts.kind, prefix_mode, task.placeholder, room, facts.elf, needed)
 
 
+def is_modified(env: Environment, path: str, facts: FileFacts) -> bool:
+    """Changed since install: a verified restore outweighs the size check, which a symlinked
+    prefix can fool."""
+    return (path in env.modified and facts.verified is not True) or facts.verified is False
+
+
 def _mode_bits(judge: Judge, path: str, mode: int) -> None:
     if mode & 0o6000:
         bits = " and ".join(
@@ -58,24 +64,22 @@ def _mode_bits(judge: Judge, path: str, mode: int) -> None:
 def _prefix_use(judge: Judge, task: FileTask, facts: FileFacts) -> tuple[str | None, int | None]:
     """How the file holds the prefix, and the longest target it can take."""
     path = task.path
-    # A verified restore outweighs the size check, which a symlinked prefix can fool.
-    by_size = path in judge.env.modified and facts.verified is not True
-    modified = by_size or facts.verified is False
+    modified = is_modified(judge.env, path, facts)
     if modified:
         why = (
-            "its size changed since install"
-            if by_size
-            else "restoring the placeholder does not give the package's sha256"
+            "restoring the placeholder does not give the package's sha256"
+            if facts.verified is False
+            else "its size changed since install"
         )
         name = judge.env.owners[path].name
-        judge.add(
-            "modified-file",
-            Severity.WARNING,
-            path,
-            f"differs from its package: {why}",
+        hint = (
             f"reinstall it (conda install --force-reinstall {name}), or accept that it is"
-            " packed as is and relocated by search",
+            " packed as is and relocated by search"
         )
+        diagnosis = judge.diagnosis(path)
+        if diagnosis is not None:
+            why, hint = f"{why}; {diagnosis.reason}", f"{diagnosis.fix}; it is packed as is"
+        judge.add("modified-file", Severity.WARNING, path, f"differs from its package: {why}", hint)
     if task.placeholder is not None and not modified:
         mode = task.file_mode or "text"
         return mode, len(fsencode(task.placeholder)) if mode == "binary" else None
@@ -160,14 +164,20 @@ def _outside_link(judge: Judge, path: str, target: str) -> None:
 
 
 def judge_missing(judge: Judge, missing: MissingFile) -> None:
-    name = missing.package.name
+    diagnosis = judge.diagnosis(missing.path)
+    reason = f": {diagnosis.reason}" if diagnosis is not None else ""
+    fix = (
+        diagnosis.fix
+        if diagnosis is not None
+        else f"reinstall it (conda install --force-reinstall {missing.package.name})"
+    )
     judge.add(
         "missing-file",
         Severity.WARNING,
         missing.path,
-        "listed by its package but absent: packing stops on it unless --ignore-missing-files",
-        f"reinstall it (conda install --force-reinstall {name}), or pack with"
+        f"listed by its package but absent{reason}; packing stops on it unless"
         " --ignore-missing-files",
+        fix if "--ignore-missing-files" in fix else f"{fix}; or pack with --ignore-missing-files",
     )
 
 

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ..load import Environment
+from ..load import Environment, PackageDiagnosis, diagnose
 from ..paths import fsencode
 from ..progress import Progress, ProgressCallback, check_cancel
 from .cache import AnalysisCache
 from .examine import FileFacts, FileTask, examine
 from .findings import RANK, FileAnalysis, Finding, RelocationReport, Severity
 from .judge import Judge
-from .rules import judge_file, judge_missing, judge_special, judge_symlink
+from .rules import is_modified, judge_file, judge_missing, judge_special, judge_symlink
 
 # Files a worker takes at a time: one future per file would cost more than the reads.
 _BATCH_FILES = 48
@@ -123,9 +123,14 @@ def _judge_all(
     prefixes: tuple[str, ...],
     tasks: list[tuple[FileTask, int]],
     facts: dict[str, FileFacts],
-) -> tuple[dict[str, FileAnalysis], list[Finding]]:
-    """Every file, symlink, missing and special file judged; the files worth showing."""
-    judge = Judge(env, prefixes)
+) -> tuple[dict[str, FileAnalysis], list[Finding], tuple[PackageDiagnosis, ...]]:
+    """Every file, symlink, missing and special file judged; the files worth showing, and
+    why packages have missing or changed files."""
+    changed = [
+        t.path for t, _ in tasks if t.path in env.owners and is_modified(env, t.path, facts[t.path])
+    ]
+    packages = diagnose(env, changed)
+    judge = Judge(env, prefixes, diagnoses={d.package.dist: d for d in packages})
     files: dict[str, FileAnalysis] = {}
     for task, mode in tasks:
         analysis = judge_file(judge, task, facts[task.path], mode)
@@ -140,7 +145,7 @@ def _judge_all(
         judge_missing(judge, missing)
     for path in env.special:
         judge_special(judge, path)
-    return files, judge.findings
+    return files, judge.findings, packages
 
 
 def analyse(
@@ -184,7 +189,7 @@ def analyse(
     tally.tell("", final=True)
     check_cancel(cancel)
 
-    files, findings = _judge_all(env, prefixes, tasks, facts)
+    files, findings, packages = _judge_all(env, prefixes, tasks, facts)
     rooms = [a.room for a in files.values() if a.prefix_mode == "binary" and a.room is not None]
     return RelocationReport(
         prefix=env.prefix,
@@ -193,6 +198,7 @@ def analyse(
         room=min(rooms) if rooms else None,
         seconds=time.perf_counter() - started,
         scanned=len(env.files),
+        packages=packages,
     )
 
 

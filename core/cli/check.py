@@ -68,6 +68,18 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
             "prefix": report.prefix,
             "demo": is_demo(env.prefix),
             "findings": [{**dataclasses.asdict(f), "severity": f.severity.value} for f in findings],
+            "packages": [
+                {
+                    "package": d.package.dist,
+                    "cause": d.cause,
+                    "missing": list(d.missing),
+                    "modified": list(d.modified),
+                    "by": [b.dist_info for b in d.by],
+                    "reason": d.reason,
+                    "fix": d.fix,
+                }
+                for d in report.packages
+            ],
             "room": report.room,
             "counts": {s.value: sum(1 for f in findings if f.severity is s) for s in Severity},
         }
@@ -86,5 +98,10 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
             for f in group:
                 print(f"{f.path} ({f.owner}): {f.message}")
                 print(f"    hint: {f.hint}")
+        if report.packages:
+            print(f"# packages changed since install ({len(report.packages)})")
+        for d in report.packages:
+            print(f"{d.package.dist}: {d.reason}")
+            print(f"    fix: {d.fix}")
     print(summary_line(report, extra))
     return status

@@ -1,5 +1,10 @@
 """The Environment model: package records, one walk of the prefix, pip attribution, untracked."""
 
+from .diagnose import (
+    DiagnosisCause,
+    PackageDiagnosis,
+    diagnose,
+)
 from .environment import (
     DEMO_MARKER,
     Environment,
@@ -22,12 +27,15 @@ from .walk import (
 
 __all__ = [
     "DEMO_MARKER",
+    "DiagnosisCause",
     "Environment",
     "FileStat",
     "MissingFile",
+    "PackageDiagnosis",
     "PackageRecord",
     "PathEntry",
     "check_prefix",
+    "diagnose",
     "env_file_error",
     "find_prefix_of",
     "is_demo",

@@ -54,7 +54,7 @@ class Environment:
         with ThreadPoolExecutor(1) as pool:
             walked = pool.submit(walk_prefix, prefix)
             records = read_records(prefix)
-            files, dirs, special = walked.result()
+            files, dirs, special, ignorable = walked.result()
         owners: dict[str, PackageRecord] = {}
         missing: list[MissingFile] = []
         modified: list[str] = []
@@ -72,6 +72,12 @@ class Environment:
                         spellings += dict.fromkeys((prefix, os.path.realpath(prefix)))
                     if _size_changed(item, found, spellings):
                         modified.append(path)
+        # conda's ignore rules are for files nobody owns: a base environment's bin/conda is
+        # its conda package's, and packed like any other.
+        for path in ignorable:
+            if path not in owners:
+                del files[path]
+        special = [p for p in special if p in files]
         skip = set(special)
         untracked = tuple(
             sorted(

@@ -1,4 +1,4 @@
-"""One walk of a prefix with os.scandir and lstat, applying conda's ignore rules."""
+"""One walk of a prefix with os.scandir and lstat, noting what conda's ignore rules name."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ IGNORED_TOP = frozenset(
         "CACHEDIR.TAG",
     }
 )
-# conda's own entry points in bin/, and what conda-package generates into every archive.
+# conda's own entry points in bin/, and what conda-package generates into every archive. Like
+# every rule here but the directories, they apply to untracked files only: a base environment's
+# conda package owns bin/conda, bin/activate and bin/deactivate.
 IGNORED_BIN = frozenset({"conda", "activate", "deactivate", "activate.fish", "conda-unpack"})
 
 
@@ -68,18 +70,25 @@ _new = tuple.__new__  # a NamedTuple's own __new__ is a Python function: slower 
 _CARRIED = frozenset({stat.S_IFREG, stat.S_IFLNK})
 
 
-def walk_prefix(
-    prefix: str,
-) -> tuple[dict[str, FileStat], dict[str, FileStat], list[str]]:
+class Walked(NamedTuple):
+    """What one walk found; keys and names are relative '/'-separated paths."""
+
+    files: dict[str, FileStat]
+    dirs: dict[str, FileStat]
+    special: list[str]  # neither regular files nor symlinks: sockets, pipes, devices
+    ignorable: list[str]  # files conda's ignore rules name: environment files only if owned
+
+
+def walk_prefix(prefix: str) -> Walked:
     """Scan the prefix once: lstat of every non-directory and of every directory.
 
-    Keys are relative '/'-separated paths. Symlinks are never followed (a symlink to a
-    directory is an entry, not a subtree). The list names the files that are neither
-    regular files nor symlinks (sockets, pipes, devices).
+    Symlinks are never followed (a symlink to a directory is an entry, not a subtree).
+    Directories the ignore rules name (pkgs, envs, conda-meta, ...) are not entered.
     """
     files: dict[str, FileStat] = {}
     dirs: dict[str, FileStat] = {}
     special: list[str] = []
+    ignorable: list[str] = []
     stack: list[tuple[str, str]] = [(prefix, "")]
     while stack:
         abspath, rel = stack.pop()
@@ -96,13 +105,16 @@ def walk_prefix(
             check = rel in ("", "bin/")  # the only levels with ignore rules by name
             for entry in it:
                 relpath = rel + entry.name
-                if (check and is_ignored(relpath)) or relpath[-1] == "~":
-                    continue
+                ignored = (check and is_ignored(relpath)) or relpath[-1] == "~"
                 try:
                     is_dir = entry.is_dir(follow_symlinks=False)
                     full = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
+                if ignored:
+                    if is_dir:
+                        continue
+                    ignorable.append(relpath)
                 st = _new(
                     FileStat,
                     (
@@ -121,4 +133,4 @@ def walk_prefix(
                     files[relpath] = st
                     if stat.S_IFMT(full.st_mode) not in _CARRIED:
                         special.append(relpath)
-    return files, dirs, special
+    return Walked(files, dirs, special, ignorable)

@@ -20,12 +20,17 @@ from .plan import (
     keeps_bytecode,
     make_plan,
 )
+from .scripts import (
+    SAVED_DIR,
+    ScriptClash,
+)
 from .subdirs import (
     check_subdir,
     subdir_from_options,
 )
 
 __all__ = [
+    "SAVED_DIR",
     "STATE_DIR",
     "FilterKind",
     "PackOptions",
@@ -34,6 +39,7 @@ __all__ = [
     "Parcel",
     "PathFilter",
     "PlanEntry",
+    "ScriptClash",
     "check_arcroot",
     "check_compile_bytecode",
     "check_output",

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
-from ..load import Environment, pyc_source
+from ..load import Environment, PackageDiagnosis, diagnose, pyc_source
 from ..paths import fsencode
 from .entry import Action, PlanEntry
 from .filters import PathFilter, apply_filters
+from .scripts import ScriptClash, script_clashes
 from .symlinks import dereference_symlinks
 
 STATE_DIR = "conda-meta/conda-package"
@@ -42,6 +43,9 @@ class PackPlan:
     special: tuple[str, ...] = ()  # sockets, pipes and devices, left out
     excluded: tuple[str, ...] = ()  # files and links left out by --exclude/--include
     notes: tuple[str, ...] = ()  # what the user should know about the choices made
+    clashes: tuple[ScriptClash, ...] = ()  # shipped scripts a package installed too
+    # The package files of clashes that move aside (`ScriptClash.theirs`), as on disk.
+    displaced: tuple[PlanEntry, ...] = ()
 
     @property
     def total_bytes(self) -> int:
@@ -69,17 +73,11 @@ def make_plan(
     """
     missing = tuple(f"{m.package.dist}: {m.path}" for m in env.missing)
     if missing and not ignore_missing_files:
-        by_pkg: dict[str, list[str]] = {}
-        for m in env.missing:
-            by_pkg.setdefault(m.package.dist, []).append(m.path)
-        detail = "; ".join(
-            f"{dist}: {', '.join(paths[:3])}{' ...' if len(paths) > 3 else ''} ({len(paths)})"
-            for dist, paths in sorted(by_pkg.items())
-        )
         raise MissingFiles(
             f"{len(missing)} {'file' if len(missing) == 1 else 'files'} listed by packages"
-            f" {'is' if len(missing) == 1 else 'are'} missing ({detail});"
-            " use --ignore-missing-files to pack without them"
+            f" {'is' if len(missing) == 1 else 'are'} missing: "
+            + "; ".join(_missing_line(d) for d in diagnose(env) if d.missing)
+            + "; or use --ignore-missing-files to pack without them"
         )
     editable = tuple(f"{d.name} ({d.editable_location})" for d in env.editable_distributions)
     if editable and not ignore_editable_packages:
@@ -113,6 +111,9 @@ def make_plan(
                 f"{' ...' if len(too_long) > 5 else ''}; choose a shorter prefix"
             )
 
+    clashes = script_clashes(env, relocate_prefix)
+    moved = {c.path for c in clashes if c.theirs != c.path}
+    displaced: list[PlanEntry] = []
     searched = set(env.untracked) | set(env.modified) | generated
     modified = set(env.modified)
 
@@ -170,7 +171,7 @@ def make_plan(
             )  # fmt: skip
         else:
             action: Action = "search" if name in searched else "copy"
-            if st.st_nlink > 1:
+            if st.st_nlink > 1 and name not in moved:  # a moved file stands alone
                 key = (st.st_dev, st.st_ino, action)
                 if key in firsts:
                     entries.append(
@@ -211,6 +212,9 @@ def make_plan(
                 )
             )
     entries.append(PlanEntry("conda-meta", "dir", 0o755, 0))
+    if moved:  # read like the others, written under another name (ScriptClash.theirs)
+        displaced = [e for e in entries if e.name in moved]
+        entries = [e for e in entries if e.name not in moved]
     entries.sort()  # by name: tuples compare their first field first, and names are unique
     entries, excluded = apply_filters(entries, filters)
     notes = _excluded_notes(excluded)
@@ -227,6 +231,8 @@ def make_plan(
         env.special,
         tuple(excluded),
         tuple(notes),
+        clashes,
+        tuple(displaced),
     )
 
 
@@ -244,3 +250,10 @@ def _excluded_notes(excluded: list[str]) -> list[str]:
             " relocates and runs, but conda, mamba and pixi will not see those packages in it"
         )
     return notes
+
+
+def _missing_line(d: PackageDiagnosis) -> str:
+    """A package's part of the error: its missing files, why, and the fix."""
+    paths = d.missing
+    more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+    return f"{d.package.dist} lacks {', '.join(paths[:3])}{more}: {d.reason}; fix: {d.fix}"

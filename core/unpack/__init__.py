@@ -23,6 +23,7 @@ from .relocate import (
     replace_text,
 )
 from .shipped import (
+    entry_scripts,
     shipped_files,
     unpack_script_source,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "RelocationError",
     "activate_scripts",
     "binary_room",
+    "entry_scripts",
     "fix_shebang",
     "image_scripts",
     "relocate_bytes",

@@ -83,7 +83,7 @@ _conda_package_script() {
         return 0
     fi
     # dash cannot tell, but on Linux it holds the file open: take the newest descriptor on a
-    # file named activate inside an environment.
+    # file named activate (conda-package-activate beside conda's own) inside an environment.
     _conda_package_fd=-1
     _conda_package_found=
     for _conda_package_link in /proc/$$/fd/*; do
@@ -93,9 +93,9 @@ _conda_package_script() {
         esac
         _conda_package_t=$(readlink "$_conda_package_link" 2>/dev/null) || continue
         case $_conda_package_t in
-        */bin/activate)
+        */bin/activate | */bin/conda-package-activate)
             if [ "$_conda_package_n" -gt "$_conda_package_fd" ] &&
-                [ -d "${_conda_package_t%/bin/activate}/conda-meta" ]; then
+                [ -d "${_conda_package_t%/bin/*}/conda-meta" ]; then
                 _conda_package_fd=$_conda_package_n
                 _conda_package_found=$_conda_package_t
             fi

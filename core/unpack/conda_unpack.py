@@ -299,6 +299,16 @@ def _describe(error: OSError) -> str:
     return f"{where}{error.strerror or error}; fix that and run conda-unpack again to finish"
 
 
+def _version() -> str:
+    """What made this environment's archive, as its manifest says (conda-pack prints its own
+    version; this script is the archive's, so it names the packer that wrote it)."""
+    try:
+        made_by = load_manifest(_SCRIPT_PREFIX).get("created_by")
+    except relocate.RelocationError:
+        made_by = None
+    return f"conda-unpack (from {made_by or 'an unknown conda-package'})"
+
+
 def main(argv: list[str] | None = None) -> int:
     """bin/conda-unpack: relocate the environment this script lives in to where it now is."""
     parser = _Parser(
@@ -315,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change, change nothing"
     )
+    parser.add_argument("--version", action="version", version=_version())
     args = parser.parse_args(argv)
     prefix = os.path.realpath(args.prefix or _SCRIPT_PREFIX)
     try:

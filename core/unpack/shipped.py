@@ -22,6 +22,12 @@ def unpack_script_source() -> str:
     return _source(conda_unpack).decode("utf-8")
 
 
+def entry_scripts() -> tuple[str, ...]:
+    """The shipped scripts a user runs, outside the state directory (where a package's own
+    file may stand: conda installs bin/activate and bin/deactivate)."""
+    return ("bin/conda-unpack", *activate_scripts())
+
+
 def shipped_files() -> dict[str, tuple[bytes, int]]:
     """Archive path -> (bytes, permission bits) of the scripts that relocate and activate.
 

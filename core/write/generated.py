@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import posixpath
+from dataclasses import replace
 
 from .. import __version__
 from ..archive import ArchiveEntry
@@ -20,7 +22,28 @@ from ..unpack import (
 )
 from .image import ImageLayout
 from .parcel import parcel_files
-from .prepare import Relocation
+from .prepare import Preparer, Relocation
+
+
+def displaced_entries(
+    plan: PackPlan, prep: Preparer, relocations: list[Relocation]
+) -> list[tuple[ArchiveEntry, bytes]]:
+    """The package files whose place a shipped script takes (a conda package's bin/activate),
+    restored and verified like every package file, under their other name; their relocations
+    join `relocations` so that conda-unpack moves them with the rest."""
+    theirs = {c.path: c.theirs for c in plan.clashes}
+    out: list[tuple[ArchiveEntry, bytes]] = []
+    for entry in plan.displaced:
+        name = theirs[entry.name]
+        if entry.kind == "symlink":
+            out.append((ArchiveEntry(name, "symlink", 0o777, entry.mtime, 0, entry.target), b""))
+            continue
+        prepared = prep(entry)
+        if prepared.relocation is not None:
+            relocations.append(replace(prepared.relocation, path=name))
+        data = prepared.content
+        out.append((ArchiveEntry(name, "file", entry.mode, entry.mtime, len(data)), data))
+    return out
 
 
 def generated_entries(
@@ -28,12 +51,15 @@ def generated_entries(
     relocations: list[Relocation],
     relocate_prefix: str | None,
     env: Environment,
+    prep: Preparer,
     parcel: Parcel | None = None,
     image: ImageLayout | None = None,
     needs_link: list[str] | None = None,
 ) -> list[tuple[ArchiveEntry, bytes]]:
-    """The manifest and the scripts; a parcel's meta/ files; for an image, its launcher, id
-    and the files that need its link, with activation that links instead of relocating."""
+    """The manifest and the scripts (conda's own, where ours take their place); a parcel's
+    meta/ files; for an image, its launcher, id and the files that need its link, with
+    activation that links instead of relocating."""
+    displaced = displaced_entries(plan, prep, relocations)  # before the manifest lists them
     manifest = {
         "version": 1,
         "created_by": f"conda-package {__version__}",
@@ -44,9 +70,18 @@ def generated_entries(
     out: list[tuple[ArchiveEntry, bytes]] = [
         (ArchiveEntry(STATE_DIR, "dir", 0o755), b""),
     ]
+    parents: set[str] = set()
+    for entry, _ in displaced:
+        parent = posixpath.dirname(entry.name)
+        while parent != STATE_DIR:
+            parents.add(parent)
+            parent = posixpath.dirname(parent)
+    out += [(ArchiveEntry(parent, "dir", 0o755), b"") for parent in sorted(parents)]
+    out += displaced
+    ours = {c.path: c.ours for c in plan.clashes}
     files = {
         f"{STATE_DIR}/{MANIFEST_NAME}": ((json.dumps(manifest, indent=1) + "\n").encode(), 0o644),
-        **shipped_files(),
+        **{ours.get(name, name): data for name, data in shipped_files().items()},
     }
     if relocate_prefix:
         files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)

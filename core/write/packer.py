@@ -116,15 +116,16 @@ def _pack(
 ) -> PackResult:
     output, fmt = settings.output, settings.format
     relocate = image.prefix if image else settings.relocate_prefix  # a parcel sets it too
+    prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled, image)
     if fmt == "zip" and not options.zip64:
-        _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env)))
+        _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env, prep)))
     result = PackResult(None if options.dry_run else output, fmt, plan, image=image)
     result.findings += [
         f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
         for path in plan.special
     ]
     result.findings += plan.notes
-    prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled, image)
+    result.findings += [clash.note for clash in plan.clashes]
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None
@@ -160,7 +161,7 @@ def _pack(
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         extra = generated_entries(
-            plan, result.relocations, relocate, env, settings.parcel, image, notes.links
+            plan, result.relocations, relocate, env, prep, settings.parcel, image, notes.links
         )
         for archive_entry, data in extra:
             if writer is not None:
