@@ -16,6 +16,9 @@ from .records import (
     PackageRecord,
     PathEntry,
 )
+from .spellings import (
+    prefix_spellings,
+)
 from .walk import (
     FileStat,
 )
@@ -32,6 +35,7 @@ __all__ = [
     "find_prefix_of",
     "is_demo",
     "open_env_file",
+    "prefix_spellings",
     "pyc_source",
     "shown_prefix",
 ]

@@ -8,11 +8,18 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..errors import PrefixTooLong
-from ..load import Environment
+from ..load import Environment, prefix_spellings
 from ..paths import fsencode
 from ..plan import PackOptions, PlanEntry
 from ..relocate import FileMode, read_chunks, restore_package_bytes, restored_spelling, scan
-from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
+from ..unpack import (
+    PrefixTooLongError,
+    RelocationError,
+    binary_room,
+    relocate_bytes,
+    replace_binary,
+    replace_text,
+)
 from .files import current_size, open_file, read_file, read_head
 from .records import record_bytes
 from .rewrite import Patch, Replace, Rewrite, measured_size, patched
@@ -57,7 +64,7 @@ class Preparer:
 
     def __init__(self, env: Environment, options: PackOptions):
         self.env = env
-        self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
+        self.prefixes = list(prefix_spellings(env))  # as spelt, resolved, as installed
         self.prefix_bytes = [fsencode(p) for p in self.prefixes]
         self.relocate_prefix = options.relocate_prefix
         self.dry_run = options.dry_run
@@ -217,33 +224,47 @@ class Preparer:
         rewrite = self._rewrite(entry, (), replaces)
         return Prepared(b"", reloc, verified=True, rewrite=rewrite)
 
+    def _spellings(self, found: list[bytes]) -> tuple[bytes, list[bytes]]:
+        """The spelling a file's prefix is packed as (the shortest found, so that a binary
+        always has room for it) and the others, longest first, to turn into it."""
+        canonical = min(found, key=len)
+        others = sorted((f for f in found if f != canonical), key=len, reverse=True)
+        return canonical, others
+
     def _search(self, entry: PlanEntry, data: bytes) -> Prepared:
-        needle = fsencode(self.env.prefix)
-        if needle not in data:
+        found = [needle for needle in self.prefix_bytes if needle in data]
+        if not found:
             return Prepared(data, finding=self._unchanged(entry))
         mode: FileMode = "binary" if b"\0" in data else "text"
-        room = binary_room(data, needle) if mode == "binary" else None
-        reloc, finding = self._found(entry, mode, room)
+        canonical, others = self._spellings(found)
+        replace = replace_binary if mode == "binary" else replace_text
+        for other in others:
+            data = replace(data, other, canonical)
+        room = binary_room(data, canonical) if mode == "binary" else None
+        reloc, finding = self._found(entry, canonical, mode, room)
         if reloc is None:
             return Prepared(data, finding=finding)
-        return Prepared(self._final(entry, data, self.env.prefix, mode), reloc, finding)
+        return Prepared(self._final(entry, data, reloc.placeholder, mode), reloc, finding)
 
     def _search_large(self, entry: PlanEntry, patches: tuple[Patch, ...]) -> Prepared:
-        needle = fsencode(self.env.prefix)
         fd = open_file(self.path(entry))
         try:
-            result = scan(patched(read_chunks(fd), patches), [needle])
+            result = scan(patched(read_chunks(fd), patches), self.prefix_bytes)
         finally:
             os.close(fd)
-        found = result.found
-        if found is None:
+        counted = [n for n in result.needles if n.count]
+        if not counted:
             rewrite = self._rewrite(entry, patches, [])
             return Prepared(b"", finding=self._unchanged(entry), rewrite=rewrite)
         mode: FileMode = "binary" if result.has_nul else "text"
-        reloc, finding = self._found(entry, mode, found.room if mode == "binary" else None)
+        canonical, others = self._spellings([n.needle for n in counted])
+        room = min(n.room for n in counted) if mode == "binary" else None
+        reloc, finding = self._found(entry, canonical, mode, room)
         replaces: list[Replace] = []
-        if reloc is not None and self.relocate_prefix is not None:
-            replaces.append((needle, fsencode(self.relocate_prefix), mode))
+        if reloc is not None:
+            replaces += [(other, canonical, mode) for other in others]
+            if self.relocate_prefix is not None:
+                replaces.append((canonical, fsencode(self.relocate_prefix), mode))
         rewrite = self._rewrite(entry, patches, replaces)
         return Prepared(b"", reloc, finding, rewrite=rewrite)
 
@@ -265,7 +286,7 @@ class Preparer:
         return None
 
     def _found(
-        self, entry: PlanEntry, mode: FileMode, room: int | None
+        self, entry: PlanEntry, needle: bytes, mode: FileMode, room: int | None
     ) -> tuple[Relocation | None, str | None]:
         """What a file found holding the prefix becomes: its relocation and any finding
         (no relocation: byte-code without its source, which cannot be relocated)."""
@@ -278,8 +299,8 @@ class Preparer:
             what = "modified after install"
         else:
             what = f"written at install by {entry.owner}" if entry.owner else "untracked"
-        needle = fsencode(self.env.prefix)
-        reloc = Relocation(entry.name, self.env.prefix, mode, room)
+        spelling = self.prefixes[self.prefix_bytes.index(needle)]
+        reloc = Relocation(entry.name, spelling, mode, room)
         finding = None
         if room is not None:
             if room <= len(needle):
