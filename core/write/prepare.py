@@ -20,6 +20,7 @@ from ..unpack import (
     replace_binary,
     replace_text,
 )
+from .entrypoints import portable_entry_point
 from .files import current_size, open_file, read_file, read_head
 from .records import record_bytes
 from .rewrite import Patch, Replace, Rewrite, measured_size, patched
@@ -180,7 +181,11 @@ class Preparer:
         )
 
     def _final(self, entry: PlanEntry, data: bytes, old: str, mode: FileMode) -> bytes:
-        """The bytes with --relocate-prefix applied."""
+        """The bytes as archived: a Python script made to find its interpreter next to it,
+        then --relocate-prefix applied."""
+        if mode == "text":
+            portable = portable_entry_point(data, entry.name, [fsencode(old)], self._exists)
+            data = data if portable is None else portable
         new = self.relocate_prefix
         if new is None:
             return data
@@ -188,6 +193,9 @@ class Preparer:
             return relocate_bytes(data, old, new, mode)
         except RelocationError as exc:
             raise self._too_long(entry, exc) from exc
+
+    def _exists(self, name: str) -> bool:
+        return name in self.env.files
 
     def _restore(self, entry: PlanEntry, data: bytes) -> Prepared | None:
         placeholder = fsencode(entry.placeholder)
