@@ -1,14 +1,15 @@
 #!/bin/sh
 "true" '''\'
 # Run as a shell script: hand this file to the environment's own Python when it is 3.7 or
-# newer (python 2 environments exist), else to one found on PATH.
+# newer (python 2 environments exist), else to one found on PATH; -S: without `site`, so
+# the environment's self-relocation hook does not run conda-unpack a second time.
 case $0 in
 */*) here=${0%/*} ;;
 *) here=. ;;
 esac
 for py in "$here/python" python3 python; do
     if "$py" -S -c 'import sys; sys.exit(sys.version_info < (3, 7))' >/dev/null 2>&1; then
-        exec "$py" "$0" "$@"
+        exec "$py" -S "$0" "$@"
     fi
 done
 echo "conda-unpack: no Python 3.7 or newer found (tried $here/python, python3, python)" >&2
@@ -37,7 +38,6 @@ PLACEHOLDER_STATE_DIR = "conda-meta/conda-package"
 MANIFEST_NAME = "manifest.json"
 PREFIX_STATE_NAME = "prefix"
 JOURNAL_NAME = "unpack.journal"
-LOCK_NAME = "lock"
 MANIFEST_VERSION = 1
 # The environment this file is bin/conda-unpack of (when it is).
 _SCRIPT_PREFIX = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
@@ -245,7 +245,7 @@ def unpack(
             "plainer path"
         )
     manifest = load_manifest(prefix)
-    with rewrite.locked(_state_path(prefix, LOCK_NAME), not dry_run):
+    with rewrite.locked(os.path.join(prefix, PLACEHOLDER_STATE_DIR), not dry_run):
         return _unpack_locked(prefix, manifest, verbose, dry_run, shared)
 
 

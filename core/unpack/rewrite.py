@@ -100,11 +100,11 @@ def replace_file(full: str, data: bytes, st: os.stat_result) -> None:
 
 
 @contextlib.contextmanager
-def locked(path: str, wanted: bool = True) -> Iterator[None]:
-    """Hold an exclusive lock on the file `path` (made if need be) while the block runs.
+def locked(directory: str, wanted: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` while the block runs.
 
-    Without fcntl (not POSIX), or where the lock cannot be made (a read-only environment,
-    where nothing can be written anyway and the write says why), the block runs unlocked.
+    The directory itself is locked, so that no lock file is left behind and a read-only
+    environment locks too. Without fcntl (not POSIX) the block runs unlocked.
     """
     try:
         import fcntl
@@ -113,7 +113,7 @@ def locked(path: str, wanted: bool = True) -> Iterator[None]:
     fd = -1
     if wanted and fcntl is not None:
         with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | _SAFE_OPEN, 0o644)
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _SAFE_OPEN)
     try:
         if fd >= 0:
             fcntl.flock(fd, fcntl.LOCK_EX)
