@@ -6,8 +6,10 @@ Without PREFIX it builds the real environment from ../shared/conda-pkgs (py-ratt
 offline). It packs it as tar.gz and extracts it twice, both relocated already: one as
 packed, one with the hook's .pth file removed. Then `bin/python -c pass` starts N times
 from each, taking turns, in the same run: the difference of the medians is what the hook
-costs when nothing moved. Last, R fresh extracts each: the first start of Python (which
-relocates) against `bin/conda-unpack` alone, both extracted before either is timed.
+costs when nothing moved. Last, R rounds of three fresh extracts, all made before any is
+timed: the first start of Python (which relocates, and writes the byte-code of the modules
+Python starts with: the archive holds none), the first start with the hook off (the
+byte-code alone), and `bin/conda-unpack` alone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from realenv import benchmark_prefix
 
 HOOK = "lib/python3.7/site-packages/_conda_package_autorelocate.pth"
+OFF = "CONDA_PACKAGE_NO_AUTORELOCATE"
 QUIET = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
@@ -38,9 +41,9 @@ def _extract(archive: Path, dest: Path) -> Path:
     return dest
 
 
-def _timed(command: list[str]) -> float:
+def _timed(command: list[str], **env: str) -> float:
     started = time.perf_counter()
-    subprocess.run(command, check=True, env=QUIET, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, env={**QUIET, **env}, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
@@ -78,20 +81,22 @@ def main() -> None:
         print(f"  the hook costs {cost * 1000:.2f} ms a start (median difference)")
 
         first: list[float] = []
+        off: list[float] = []
         unpack: list[float] = []
         for n in range(args.moves):
-            moved = _extract(archive, work / f"moved-{n}")
-            unpacked = _extract(archive, work / f"unpacked-{n}")
+            fresh = [_extract(archive, work / f"fresh-{n}-{k}") for k in range(3)]
             runs = [
-                (first, [str(moved / "bin" / "python"), "-c", "pass"]),
-                (unpack, [str(unpacked / "bin" / "conda-unpack"), "-q"]),
+                (first, [str(fresh[0] / "bin" / "python"), "-c", "pass"], {}),
+                (off, [str(fresh[1] / "bin" / "python"), "-c", "pass"], {OFF: "1"}),
+                (unpack, [str(fresh[2] / "bin" / "conda-unpack"), "-q"], {}),
             ]
-            for times, command in runs if n % 2 == 0 else runs[::-1]:  # taking turns
-                times.append(_timed(command))
-            shutil.rmtree(moved)
-            shutil.rmtree(unpacked)
-        print(f"first start after a move (relocates): {_ms(first)}", end="")
-        print(f"; conda-unpack alone: {_ms(unpack)}")
+            for times, command, env in runs[n % 3 :] + runs[: n % 3]:  # taking turns
+                times.append(_timed(command, **env))
+            for tree in fresh:
+                shutil.rmtree(tree)
+        print(f"first start after a move: {_ms(first)} (relocates, writes byte-code)")
+        print(f"  first start with {OFF}=1: {_ms(off)} (writes byte-code only)")
+        print(f"  conda-unpack alone: {_ms(unpack)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -93,12 +93,13 @@ class Cluster:
     spark_home: Path
     log_dir: Path
 
-    def submit(self, script: Path, *args: str) -> subprocess.CompletedProcess:
+    def submit(self, script: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """spark-submit in client mode: the driver runs here, the tasks on the worker."""
         return subprocess.run(
             [str(self.spark_home / "bin" / "spark-submit"), "--master", self.master, *args, script],
             capture_output=True,
             text=True,
-            env=_spark_env(self.spark_home),
+            env={**_spark_env(self.spark_home), **env},
             timeout=600,
         )
 
@@ -194,30 +195,47 @@ def spark_cluster(real_env_factory, spark_wheels, tmp_path_factory) -> Iterator[
             _stop(proc)
 
 
-def test_spark_executors_run_the_archive_as_extracted(spark_cluster, real_env_factory, tmp_path):
+@pytest.fixture(scope="module")
+def spark_archive(real_env_factory, tmp_path_factory) -> tuple[Path, Path]:
+    """Another fresh real environment, packed as tar.gz."""
     packed = real_env_factory("spark-packed")
-    archive = tmp_path / "env.tar.gz"
+    archive = tmp_path_factory.mktemp("spark-archive") / "env.tar.gz"
     r = cli("-p", packed, "-o", archive, "-q")
     assert r.returncode == 0, r.stderr
+    return packed, archive
+
+
+# The two ways the README gives: options of spark-submit, or configuration and variables.
+WAYS = {
+    "--archives": lambda archive, driver: (
+        [
+            *("--archives", f"{archive}#environment"),
+            *("--conf", "spark.pyspark.python=./environment/bin/python"),
+            *("--conf", f"spark.pyspark.driver.python={driver}"),
+        ],
+        {},
+    ),
+    "spark.archives": lambda archive, driver: (
+        ["--conf", f"spark.archives={archive}#environment"],
+        {"PYSPARK_PYTHON": "./environment/bin/python", "PYSPARK_DRIVER_PYTHON": str(driver)},
+    ),
+}
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_spark_executors_run_the_archive_as_extracted(spark_cluster, spark_archive, tmp_path, way):
+    packed, archive = spark_archive
     job = tmp_path / "job.py"
     job.write_text(JOB)
+    args, env = WAYS[way](archive, spark_cluster.driver_python)
     with renamed_away(packed):
         done = spark_cluster.submit(
             job,
-            "--archives",
-            f"{archive}#environment",
-            "--conf",
-            "spark.pyspark.python=./environment/bin/python",
-            "--conf",
-            f"spark.pyspark.driver.python={spark_cluster.driver_python}",
-            "--conf",
-            "spark.executor.cores=1",
-            "--conf",
-            "spark.executor.memory=512m",
-            "--conf",
-            "spark.scheduler.minRegisteredResourcesRatio=1.0",
-            "--conf",
-            "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
+            *args,
+            *("--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=512m"),
+            *("--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0"),
+            *("--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s"),
+            **env,
         )
     result = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and result, done.stderr[-5000:]
@@ -225,10 +243,10 @@ def test_spark_executors_run_the_archive_as_extracted(spark_cluster, real_env_fa
     executors = {row["cwd"] for row in rows}
     assert len(executors) == 2  # two executors on one node, started at once, both worked
     for row in rows:
-        env = row["real_prefix"]  # self-relocation uses the resolved path
+        env_dir = row["real_prefix"]  # self-relocation uses the resolved path
         assert row["executable"].startswith(row["cwd"] + "/"), row
-        assert env.startswith(row["cwd"] + "/"), row
-        assert f"from {env}/lib/python3.7/site-packages/pip (python 3.7)" in row["pip"], row
-        assert row["openssl"] == f'OPENSSLDIR: "{env}/ssl"', row
+        assert env_dir.startswith(row["cwd"] + "/"), row
+        assert f"from {env_dir}/lib/python3.7/site-packages/pip (python 3.7)" in row["pip"], row
+        assert row["openssl"] == f'OPENSSLDIR: "{env_dir}/ssl"', row
         assert row["ca"] > 100, row  # the environment's ca-certificates, not 0
         assert str(packed) not in json.dumps(row)
