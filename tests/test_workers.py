@@ -229,3 +229,46 @@ def test_every_spelling_of_the_prefix_is_relocated(worker_archive, tmp_path):
         unpacked = run(env / "bin" / "conda-unpack")
         assert unpacked.returncode == 0, unpacked.stderr
         assert holding(env, spellings) == [], name
+
+
+def test_containers_linking_one_extracted_copy_relocate_it_once(worker_archive, tmp_path):
+    """YARN links each container's ./environment to one copy in the NodeManager's cache:
+    the copy is relocated once, to its resolved path, which every container shares."""
+    prefix, archive = worker_archive
+    cache = extract(archive, tmp_path / "filecache" / "10" / "env.tar.gz")
+    containers = [tmp_path / f"container_{n}" for n in (1, 2)]
+    with renamed_away(prefix):
+        started = []
+        for container in containers:
+            container.mkdir()
+            (container / "environment").symlink_to(cache)
+            started.append(
+                subprocess.run(
+                    ["./environment/bin/python", "-c", "import sys; print(sys.prefix)"],
+                    capture_output=True,
+                    text=True,
+                    env={**PLAIN_ENV, "CONDA_PACKAGE_VERBOSE": "1"},
+                    cwd=container,
+                )
+            )
+        openssl = run(containers[1] / "environment" / "bin" / "openssl", "version", "-d")
+    assert [r.returncode for r in started] == [0, 0], started[0].stderr
+    assert [_relocated_counts(r.stderr) for r in started][1] == []  # nothing left to do
+    assert _relocated_counts(started[0].stderr)[0] > 200
+    assert (cache / STATE / "prefix").read_text() == f"{cache}\n"
+    assert openssl.stdout.strip() == f'OPENSSLDIR: "{cache}/ssl"'
+
+
+def test_a_path_too_long_to_relocate_to_still_runs_python(worker_archive, tmp_path):
+    """Binary files have room for 255 bytes: further away, Python still starts, with one
+    line saying why the environment was not relocated, and nothing is changed."""
+    prefix, archive = worker_archive
+    env = extract(archive, tmp_path / ("p" * 250) / ("q" * 20))
+    with renamed_away(prefix):
+        r = run(env / "bin" / "python", "-c", "print('user code ran')")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "user code ran\n"
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("conda-package: could not relocate"), lines
+    assert "room for at most 255" in lines[0]
+    assert not (env / STATE / "prefix").exists()
