@@ -272,3 +272,25 @@ def test_a_path_too_long_to_relocate_to_still_runs_python(worker_archive, tmp_pa
     assert len(lines) == 1 and lines[0].startswith("conda-package: could not relocate"), lines
     assert "room for at most 255" in lines[0]
     assert not (env / STATE / "prefix").exists()
+
+
+def test_an_extracted_copy_packs_again(worker_archive, tmp_path):
+    """The hook (and its byte-code) in an extracted copy is ours, not the environment's:
+    packing that copy again ships one fresh hook, as for bin/conda-unpack."""
+    _, archive = worker_archive
+    env = extract(archive, tmp_path / "first")
+    assert run(env / "bin" / "python", "-c", "pass").returncode == 0  # relocates, writes .pyc
+    again = tmp_path / "again.tar.gz"
+    r = cli("-p", env, "-o", again, "-q")
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(again) as tf:
+        hook = [n for n in tf.getnames() if "_conda_package_autorelocate" in n]
+    assert sorted(hook) == [
+        "lib/python3.7/site-packages/_conda_package_autorelocate.pth",
+        "lib/python3.7/site-packages/_conda_package_autorelocate.py",
+    ]
+    second = extract(again, tmp_path / "second")
+    assert run(second / "bin" / "python", "-c", "import sys; print(sys.prefix)").stdout == (
+        f"{second}\n"
+    )
+    assert f'"{second}/ssl"' in run(second / "bin" / "openssl", "version", "-d").stdout

@@ -7,6 +7,7 @@ import stat
 from typing import NamedTuple
 
 from ..errors import CondaPackageError
+from ..unpack.autorelocate import SHIPPED_NAME
 
 # Top-level names conda never counts as part of an environment's files (conda's own
 # `untracked` used the same list), plus what package managers leave in a prefix.
@@ -29,6 +30,8 @@ IGNORED_TOP = frozenset(
 )
 # conda's own entry points in bin/, and what conda-package generates into every archive.
 IGNORED_BIN = frozenset({"conda", "activate", "deactivate", "activate.fish", "conda-unpack"})
+# The self-relocation hook every archive gets in site-packages (.pth, .py, its byte-code).
+GENERATED_HOOK = SHIPPED_NAME
 
 
 def is_ignored(relpath: str) -> bool:
@@ -96,7 +99,11 @@ def walk_prefix(
             check = rel in ("", "bin/")  # the only levels with ignore rules by name
             for entry in it:
                 relpath = rel + entry.name
-                if (check and is_ignored(relpath)) or relpath[-1] == "~":
+                if (
+                    (check and is_ignored(relpath))
+                    or relpath[-1] == "~"
+                    or entry.name.startswith(GENERATED_HOOK)
+                ):
                     continue
                 try:
                     is_dir = entry.is_dir(follow_symlinks=False)
