@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conda_package.core.unpack import relocate_bytes
+from conda_package.core.write.entrypoints import portable_entry_point
 from conftest import cli
 
 STATE = "conda-meta/conda-package"
@@ -294,3 +295,36 @@ def test_an_extracted_copy_packs_again(worker_archive, tmp_path):
         f"{second}\n"
     )
     assert f'"{second}/ssl"' in run(second / "bin" / "openssl", "version", "-d").stdout
+
+
+P = b"/opt/anaconda1anaconda2anaconda3"
+HAS = {"bin/python3.7", "bin/python"}.__contains__
+
+
+@pytest.mark.parametrize(
+    ("path", "script", "expected_line2"),
+    [
+        (
+            "bin/tool",
+            P + b"/bin/python3.7\nimport sys\n",
+            b')")/python3.7" "$0" "$@"',
+        ),
+        ("bin/tool", P + b"/bin/python -E -s\nx = 1\n", b')")/python" -E -s "$0" "$@"'),
+        ("lib/python3.7/site-packages/x/s.py", P + b"/bin/python\n", b')")/../../../../bin/'),
+        ("bin/tool", P + b"/bin/perl\n", None),  # not Python: relocated as before
+        ("bin/tool", b"/usr/bin/python3\n", None),  # not the environment's Python
+        ("bin/tool", P + b"/bin/python2.6\n", None),  # not in the environment
+        ("bin/tool", P + b"/bin/python3.7\n# -*- coding: latin-1 -*-\n", None),
+        ("bin/tool", P + b"/bin/python3.7 -c 'x'\n", None),  # quoting sh cannot share
+    ],
+)
+def test_which_scripts_get_the_exec_lines(path, script, expected_line2):
+    out = portable_entry_point(b"#!" + script, path, [P], HAS)
+    if expected_line2 is None:
+        assert out is None
+        return
+    assert out is not None
+    lines = out.split(b"\n")
+    assert lines[0] == b"#!/bin/sh" and lines[2] == b"' '''"
+    assert expected_line2 in lines[1] and P not in out
+    compile(out, path, "exec")  # still Python
