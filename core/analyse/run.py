@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ..load import Environment, PackageDiagnosis, diagnose
+from ..load import Environment, PackageDiagnosis, diagnose, prefix_spellings
 from ..paths import fsencode
 from ..progress import Progress, ProgressCallback, check_cancel
 from .cache import AnalysisCache
@@ -159,7 +159,7 @@ def analyse(
     """Find what would break or leak when `env` moves; `threads` 0 means one per core."""
     started = time.perf_counter()
     cache = cache if cache is not None else AnalysisCache()
-    prefixes = tuple(dict.fromkeys([env.prefix, env.real_prefix]))
+    prefixes = prefix_spellings(env)
     key = "\0".join(prefixes)
 
     tasks = list(_tasks(env))

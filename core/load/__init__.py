@@ -21,6 +21,9 @@ from .records import (
     PackageRecord,
     PathEntry,
 )
+from .spellings import (
+    prefix_spellings,
+)
 from .walk import (
     FileStat,
 )
@@ -40,6 +43,7 @@ __all__ = [
     "find_prefix_of",
     "is_demo",
     "open_env_file",
+    "prefix_spellings",
     "pyc_source",
     "shown_prefix",
 ]

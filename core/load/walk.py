@@ -7,6 +7,7 @@ import stat
 from typing import NamedTuple
 
 from ..errors import CondaPackageError
+from ..unpack.autorelocate import SHIPPED_NAME
 
 # Top-level names conda never counts as part of an environment's files (conda's own
 # `untracked` used the same list), plus what package managers leave in a prefix.
@@ -31,6 +32,8 @@ IGNORED_TOP = frozenset(
 # every rule here but the directories, they apply to untracked files only: a base environment's
 # conda package owns bin/conda, bin/activate and bin/deactivate.
 IGNORED_BIN = frozenset({"conda", "activate", "deactivate", "activate.fish", "conda-unpack"})
+# The self-relocation hook every archive gets in site-packages (.pth, .py, its byte-code).
+GENERATED_HOOK = SHIPPED_NAME
 
 
 def is_ignored(relpath: str) -> bool:
@@ -105,6 +108,8 @@ def walk_prefix(prefix: str) -> Walked:
             check = rel in ("", "bin/")  # the only levels with ignore rules by name
             for entry in it:
                 relpath = rel + entry.name
+                if entry.name.startswith(GENERATED_HOOK):
+                    continue  # an extracted copy's self-relocation hook: packed anew
                 ignored = (check and is_ignored(relpath)) or relpath[-1] == "~"
                 try:
                     is_dir = entry.is_dir(follow_symlinks=False)

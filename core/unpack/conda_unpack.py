@@ -1,14 +1,15 @@
 #!/bin/sh
 "true" '''\'
 # Run as a shell script: hand this file to the environment's own Python when it is 3.7 or
-# newer (python 2 environments exist), else to one found on PATH.
+# newer (python 2 environments exist), else to one found on PATH; -S: without `site`, so
+# the environment's self-relocation hook does not run conda-unpack a second time.
 case $0 in
 */*) here=${0%/*} ;;
 *) here=. ;;
 esac
 for py in "$here/python" python3 python; do
     if "$py" -S -c 'import sys; sys.exit(sys.version_info < (3, 7))' >/dev/null 2>&1; then
-        exec "$py" "$0" "$@"
+        exec "$py" -S "$0" "$@"
     fi
 done
 echo "conda-unpack: no Python 3.7 or newer found (tried $here/python, python3, python)" >&2
@@ -133,6 +134,7 @@ class _File:
 
     def __init__(self, path: str, full: str, entry: dict, st: os.stat_result) -> None:
         self.paths = [path]
+        self.fulls = [full]
         self.full = full
         self.placeholder = entry["placeholder"]
         self.mode = entry["mode"]
@@ -188,6 +190,7 @@ def _collect(prefix: str, manifest: dict, verbose: bool) -> list[_File]:
         key = (st.st_dev, st.st_ino)
         if key in files:
             files[key].paths.append(path)
+            files[key].fulls.append(full)
         else:
             files[key] = _File(path, full, entry, st)
     return list(files.values())
@@ -223,11 +226,16 @@ def _check_room(files: list[_File], new: str) -> None:
         )
 
 
-def unpack(prefix: str, *, verbose: bool = False, dry_run: bool = False) -> list[str]:
+def unpack(
+    prefix: str, *, verbose: bool = False, dry_run: bool = False, shared: bool = False
+) -> list[str]:
     """Relocate the environment extracted at `prefix` in place; return the paths changed.
 
     Safe to rerun: after a move, after an interruption (the journal says which files already
-    hold which prefix), or when nothing needs doing.
+    hold which prefix), or when nothing needs doing. Runs under the environment's lock, so
+    that of many processes starting at once (self-relocation) one relocates and the others
+    then find nothing to do. `shared`: other processes may be running from the environment,
+    so every file is replaced by a renamed new one, never changed under their feet.
     """
     if not os.path.isabs(prefix):
         raise relocate.RelocationError(f"the prefix {prefix} is not an absolute path")
@@ -237,6 +245,13 @@ def unpack(prefix: str, *, verbose: bool = False, dry_run: bool = False) -> list
             "plainer path"
         )
     manifest = load_manifest(prefix)
+    with rewrite.locked(os.path.join(prefix, PLACEHOLDER_STATE_DIR), not dry_run):
+        return _unpack_locked(prefix, manifest, verbose, dry_run, shared)
+
+
+def _unpack_locked(
+    prefix: str, manifest: dict, verbose: bool, dry_run: bool, shared: bool
+) -> list[str]:
     files = _collect(prefix, manifest, verbose)
     journal_path = _state_path(prefix, JOURNAL_NAME)
     journal = _read_journal(journal_path)
@@ -250,7 +265,7 @@ def unpack(prefix: str, *, verbose: bool = False, dry_run: bool = False) -> list
     pending = [file for file in files if file.current != prefix]
     if not pending and state == prefix and not journal:
         return changed
-    mapped = rewrite.mapped_files() if pending and not dry_run else set()
+    mapped = rewrite.mapped_files() if pending and not dry_run and not shared else set()
     sign = manifest.get("subdir") == "osx-arm64" and sys.platform == "darwin"
     with contextlib.ExitStack() as stack:
         log = None
@@ -268,11 +283,16 @@ def unpack(prefix: str, *, verbose: bool = False, dry_run: bool = False) -> list
                 with rewrite.signals_held():
                     for path in file.paths:  # first: a rerun rewrites no journalled file
                         rewrite.drop_bytecode(os.path.join(prefix, path))
-                    rewrite.write_file(file.full, relocated, file.st, in_place, data)
+                    if shared:
+                        for full in file.fulls:
+                            rewrite.replace_file(full, relocated, file.st)
+                    else:
+                        rewrite.write_file(file.full, relocated, file.st, in_place, data)
                     log.write("".join(f"{path}\t{prefix}\n" for path in file.paths))
                     log.flush()
                 if sign and file.mode == "binary":
-                    rewrite.codesign(file.full)
+                    for full in file.fulls if shared else [file.full]:
+                        rewrite.codesign(full)
             changed.extend(file.paths)
             if verbose:
                 verb = "would relocate" if dry_run else "relocated"
@@ -326,10 +346,21 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="show what would change, change nothing"
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="other processes may be running from the environment: write each changed file "
+        "anew and rename it into place (hard links among them are split)",
+    )
     args = parser.parse_args(argv)
     prefix = os.path.realpath(args.prefix or _SCRIPT_PREFIX)
     try:
-        changed = unpack(prefix, verbose=args.verbose and not args.quiet, dry_run=args.dry_run)
+        changed = unpack(
+            prefix,
+            verbose=args.verbose and not args.quiet,
+            dry_run=args.dry_run,
+            shared=args.shared,
+        )
     except relocate.RelocationError as e:
         print(f"conda-unpack: {e}", file=sys.stderr)
         return 1

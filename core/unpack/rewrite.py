@@ -82,7 +82,7 @@ def _keep_times(full: str, st: os.stat_result) -> None:
     os.utime(full, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
-def _replace_file(full: str, data: bytes, st: os.stat_result) -> None:
+def replace_file(full: str, data: bytes, st: os.stat_result) -> None:
     """Write a new file and rename it over `full`: for executables that are running."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(full), prefix=".conda-unpack-")
     try:
@@ -99,6 +99,30 @@ def _replace_file(full: str, data: bytes, st: os.stat_result) -> None:
         raise
 
 
+@contextlib.contextmanager
+def locked(directory: str, wanted: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` while the block runs.
+
+    The directory itself is locked, so that no lock file is left behind and a read-only
+    environment locks too. Without fcntl (not POSIX) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None  # type: ignore[assignment]
+    fd = -1
+    if wanted and fcntl is not None:
+        with contextlib.suppress(OSError):
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _SAFE_OPEN)
+    try:
+        if fd >= 0:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -113,7 +137,7 @@ def write_file(full: str, data: bytes, st: os.stat_result, in_place: bool, origi
     which no rerun could repair: the `original` bytes are put back before the error goes on.
     """
     if not in_place:
-        _replace_file(full, data, st)
+        replace_file(full, data, st)
         return
     mode = stat.S_IMODE(st.st_mode)
     read_only = not mode & stat.S_IWUSR
@@ -125,7 +149,7 @@ def write_file(full: str, data: bytes, st: os.stat_result, in_place: bool, origi
         except OSError as e:
             if e.errno != errno.ETXTBSY:
                 raise
-            _replace_file(full, data, st)
+            replace_file(full, data, st)
             return
         try:
             _write_all(fd, data)

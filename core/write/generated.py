@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from dataclasses import replace
 
 from .. import __version__
@@ -46,6 +47,14 @@ def displaced_entries(
     return out
 
 
+# Where the self-relocation hook goes: Python 3's site-packages (the hook needs 3.7+).
+_SITE_PACKAGES = re.compile(r"lib/python3\.[0-9]+t?/site-packages")
+
+
+def _site_packages(env: Environment) -> str | None:
+    return next((d for d in sorted(env.dirs) if _SITE_PACKAGES.fullmatch(d)), None)
+
+
 def generated_entries(
     plan: PackPlan,
     relocations: list[Relocation],
@@ -81,7 +90,7 @@ def generated_entries(
     ours = {c.path: c.ours for c in plan.clashes}
     files = {
         f"{STATE_DIR}/{MANIFEST_NAME}": ((json.dumps(manifest, indent=1) + "\n").encode(), 0o644),
-        **{ours.get(name, name): data for name, data in shipped_files().items()},
+        **{ours.get(name, name): data for name, data in shipped_files(_site_packages(env)).items()},
     }
     if relocate_prefix:
         files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)

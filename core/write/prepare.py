@@ -8,11 +8,19 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..errors import PrefixTooLong
-from ..load import Environment
+from ..load import Environment, prefix_spellings
 from ..paths import fsencode
 from ..plan import PackOptions, PlanEntry
 from ..relocate import FileMode, read_chunks, restore_package_bytes, restored_spelling, scan
-from ..unpack import PrefixTooLongError, RelocationError, binary_room, relocate_bytes
+from ..unpack import (
+    PrefixTooLongError,
+    RelocationError,
+    binary_room,
+    relocate_bytes,
+    replace_binary,
+    replace_text,
+)
+from .entrypoints import portable_entry_point
 from .files import current_size, open_file, read_file, read_head
 from .image import ImageLayout, relative_shebang
 from .records import record_bytes
@@ -66,7 +74,7 @@ class Preparer:
     ):
         self.env = env
         self.compiled = compiled  # the folder of byte-code compiled at pack time
-        self.prefixes = list(dict.fromkeys((env.prefix, env.real_prefix)))  # as spelt, resolved
+        self.prefixes = list(prefix_spellings(env))  # as spelt, resolved, as installed
         self.prefix_bytes = [fsencode(p) for p in self.prefixes]
         self.relocate_prefix = image.prefix if image else options.relocate_prefix
         self.fixed_path = fsencode(image.prefix) if image and image.mount_anywhere else None
@@ -199,7 +207,11 @@ class Preparer:
         return replace(prepared, content=content, needs_link=fixed_path in content)
 
     def _final(self, entry: PlanEntry, data: bytes, old: str, mode: FileMode) -> bytes:
-        """The bytes with --relocate-prefix applied."""
+        """The bytes as archived: a Python script made to find its interpreter next to it,
+        then --relocate-prefix applied."""
+        if mode == "text":
+            portable = portable_entry_point(data, entry.name, [fsencode(old)], self._exists)
+            data = data if portable is None else portable
         new = self.relocate_prefix
         if new is None:
             return data
@@ -207,6 +219,9 @@ class Preparer:
             return relocate_bytes(data, old, new, mode)
         except RelocationError as exc:
             raise self._too_long(entry, exc) from exc
+
+    def _exists(self, name: str) -> bool:
+        return name in self.env.files
 
     def _restore(self, entry: PlanEntry, data: bytes) -> Prepared | None:
         placeholder = fsencode(entry.placeholder)
@@ -243,33 +258,47 @@ class Preparer:
         rewrite = self._rewrite(entry, (), replaces)
         return Prepared(b"", reloc, verified=True, rewrite=rewrite)
 
+    def _spellings(self, found: list[bytes]) -> tuple[bytes, list[bytes]]:
+        """The spelling a file's prefix is packed as (the shortest found, so that a binary
+        always has room for it) and the others, longest first, to turn into it."""
+        canonical = min(found, key=len)
+        others = sorted((f for f in found if f != canonical), key=len, reverse=True)
+        return canonical, others
+
     def _search(self, entry: PlanEntry, data: bytes) -> Prepared:
-        needle = fsencode(self.env.prefix)
-        if needle not in data:
+        found = [needle for needle in self.prefix_bytes if needle in data]
+        if not found:
             return Prepared(data, finding=self._unchanged(entry))
         mode: FileMode = "binary" if b"\0" in data else "text"
-        room = binary_room(data, needle) if mode == "binary" else None
-        reloc, finding = self._found(entry, mode, room)
+        canonical, others = self._spellings(found)
+        replace = replace_binary if mode == "binary" else replace_text
+        for other in others:
+            data = replace(data, other, canonical)
+        room = binary_room(data, canonical) if mode == "binary" else None
+        reloc, finding = self._found(entry, canonical, mode, room)
         if reloc is None:
             return Prepared(data, finding=finding)
-        return Prepared(self._final(entry, data, self.env.prefix, mode), reloc, finding)
+        return Prepared(self._final(entry, data, reloc.placeholder, mode), reloc, finding)
 
     def _search_large(self, entry: PlanEntry, patches: tuple[Patch, ...]) -> Prepared:
-        needle = fsencode(self.env.prefix)
         fd = open_file(self.path(entry))
         try:
-            result = scan(patched(read_chunks(fd), patches), [needle])
+            result = scan(patched(read_chunks(fd), patches), self.prefix_bytes)
         finally:
             os.close(fd)
-        found = result.found
-        if found is None:
+        counted = [n for n in result.needles if n.count]
+        if not counted:
             rewrite = self._rewrite(entry, patches, [])
             return Prepared(b"", finding=self._unchanged(entry), rewrite=rewrite)
         mode: FileMode = "binary" if result.has_nul else "text"
-        reloc, finding = self._found(entry, mode, found.room if mode == "binary" else None)
+        canonical, others = self._spellings([n.needle for n in counted])
+        room = min(n.room for n in counted) if mode == "binary" else None
+        reloc, finding = self._found(entry, canonical, mode, room)
         replaces: list[Replace] = []
-        if reloc is not None and self.relocate_prefix is not None:
-            replaces.append((needle, fsencode(self.relocate_prefix), mode))
+        if reloc is not None:
+            replaces += [(other, canonical, mode) for other in others]
+            if self.relocate_prefix is not None:
+                replaces.append((canonical, fsencode(self.relocate_prefix), mode))
         rewrite = self._rewrite(entry, patches, replaces)
         return Prepared(b"", reloc, finding, rewrite=rewrite)
 
@@ -291,7 +320,7 @@ class Preparer:
         return None
 
     def _found(
-        self, entry: PlanEntry, mode: FileMode, room: int | None
+        self, entry: PlanEntry, needle: bytes, mode: FileMode, room: int | None
     ) -> tuple[Relocation | None, str | None]:
         """What a file found holding the prefix becomes: its relocation and any finding
         (no relocation: byte-code without its source, which cannot be relocated)."""
@@ -304,8 +333,8 @@ class Preparer:
             what = "modified after install"
         else:
             what = f"written at install by {entry.owner}" if entry.owner else "untracked"
-        needle = fsencode(self.env.prefix)
-        reloc = Relocation(entry.name, self.env.prefix, mode, room)
+        spelling = self.prefixes[self.prefix_bytes.index(needle)]
+        reloc = Relocation(entry.name, spelling, mode, room)
         finding = None
         if room is not None:
             if room <= len(needle):
