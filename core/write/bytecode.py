@@ -59,7 +59,10 @@ for name in sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\0
 """
 
 
-_GROUP = 128  # sources per interpreter: start-up (~20 ms) stays small beside compiling
+# Sources per interpreter: each start costs ~30 ms of CPU; 128 a group took 0.3 s more CPU
+# than 512 on the real environment's 1,584 sources (2.3 against 2.0 s), which still gives
+# -j 2 four groups to share.
+_GROUP = 512
 
 
 @dataclass(frozen=True)
