@@ -2,6 +2,7 @@
 squashfs image mounted with squashfuse against tar.gz and tar.zst extracted and activated.
 
 Usage: python benchmarks/bench_first_import.py [PREFIX] [--repeat R] [--threads N]
+                                               [--extract-dir DIR]
 
 Without PREFIX it builds the real environment from ../shared/conda-pkgs (which ships no
 byte-code). Each way is timed as a user would type it, in one `bash -c` (conda-pack's
@@ -9,7 +10,8 @@ activate needs bash):
   image   squashfuse IMAGE MNT; MNT/bin/python -c ...; fusermount -u MNT
   tar     mkdir D; tar -xzf (or zstd -dc | tar -x) ...; . D/bin/activate (it relocates on
           first use); python -c ...
-The extracted folder is removed after each run, outside the timing. The archives are packed
+The extracted folder (in a temporary folder, or in --extract-dir, say /dev/shm for a disk
+that costs nothing) is removed after each run, outside the timing. The archives are packed
 once and read before timing, so the page cache is warm: a cold read (after a reboot, from
 Lustre) adds the archive's reading to every row. The commands take turns for R rounds;
 medians. Python may write byte-code (no PYTHON* variables), as on a user's machine.
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("prefix", nargs="?")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--extract-dir", help="where the archives are extracted")
     args = parser.parse_args()
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing or not os.path.exists("/dev/fuse"):
@@ -73,7 +76,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-first-import-") as tmp:
         work = Path(tmp)
         prefix = benchmark_prefix(args.prefix, work)
-        mnt, target = work / "mnt", work / "extracted"
+        mnt = work / "mnt"
+        target = Path(args.extract_dir or work) / f"bench-extracted-{os.getpid()}"
         mnt.mkdir()
         exe = [str(BIN / "conda-package"), "-p", prefix, "-q", "-j", str(args.threads)]
         packs = {
