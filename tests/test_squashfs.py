@@ -180,6 +180,66 @@ def test_another_users_link_is_not_followed(real_env, shared_dir, image_link):
         assert os.readlink(link) == "/nowhere"  # left as it was
 
 
+# Modules an image must import from its byte-code, as packed: their files in lib/python3.7.
+BYTECODE = {
+    "json": "json/__pycache__/__init__.cpython-37.pyc",
+    "ssl": "__pycache__/ssl.cpython-37.pyc",
+    "sqlite3": "sqlite3/__pycache__/__init__.cpython-37.pyc",
+    "email.parser": "email/__pycache__/parser.cpython-37.pyc",
+    "http.client": "http/__pycache__/client.cpython-37.pyc",
+    "asyncio": "asyncio/__pycache__/__init__.cpython-37.pyc",
+}
+# Left out of an image's byte-code on purpose: the source holds the prefix, so the packer
+# relocates it, and byte-code compiled from it before would not match its new size.
+RELOCATED_SOURCE = "_sysconfigdata_m_linux_x86_64-linux-gnu"
+# What Python 3.7's -v prints when it compiled a source and caches the result (or fails to).
+WRITES = ("# could not create ", "# created ", "# wrote ")
+
+
+def code_origins(mount: Path, code: str) -> tuple[list[str], list[str]]:
+    """Run the image's Python -v, writing byte-code allowed: the file each module's code
+    object came from, and the lines that tell of byte-code being written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    argv = [str(mount / "bin/python"), "-v", "-c", code]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    origins = [line[19:].strip("'") for line in lines if line.startswith("# code object from ")]
+    # The self-relocation hook is written at pack time without byte-code (a few lines).
+    origins = [o for o in origins if not o.endswith("_conda_package_autorelocate.py")]
+    writes = [line for line in lines if line.startswith(WRITES)]
+    return origins, [w for w in writes if "_conda_package_autorelocate" not in w]
+
+
+@needs_builder
+@needs_fuse
+@pytest.mark.parametrize("mount_point", [True, False], ids=["mount-point", "anywhere"])
+def test_image_imports_compile_nothing(real_env, shared_dir, mount_point):
+    """Imports from an image compile nothing: the real environment ships no byte-code, so
+    all of it is what the packer compiled, and it matches the sources as mounted."""
+    mount = shared_dir / "mnt"
+    image = shared_dir / "env.sqfs"
+    done = cli("-p", real_env, "-o", image, *(["--relocate-prefix", mount] if mount_point else []))
+    assert done.returncode == 0, done.stderr
+    with mounted(image, mount):
+        origins, writes = code_origins(mount, f"import {', '.join(BYTECODE)}")
+        config, config_writes = code_origins(mount, "import sysconfig; sysconfig.get_config_vars()")
+    library = f"{mount}/lib/python3.7/"
+    assert [library + pyc for pyc in BYTECODE.values() if library + pyc not in origins] == []
+    assert len(origins) > 60  # what they import too: re, socket, email.feedparser, ...
+    assert [path for path in origins if not path.startswith(library) or path[-4:] != ".pyc"] == []
+    assert writes == []
+    # The exception, apart: the relocated source compiles at each start, and cannot be
+    # cached in the read-only image.
+    assert [path for path in config if not path.endswith(".pyc")] == [
+        f"{library}{RELOCATED_SOURCE}.py"
+    ]
+    assert config_writes[0] == (
+        f"# could not create '{library}__pycache__/{RELOCATED_SOURCE}.cpython-37.pyc':"
+        " OSError(30, 'Read-only file system')"
+    )
+
+
 @needs_builder
 def test_dry_run_and_check_name_what_needs_the_link(real_env, tmp_path):
     done = cli("-p", real_env, "-o", tmp_path / "x.sqsh", "--dry-run")
@@ -255,7 +315,8 @@ def test_a_failed_build_leaves_nothing(real_env, tmp_path):
 
     def limit() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        # Above the byte-code's group files (a few MiB each), below the image (73 MiB).
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
 
     exe = str(Path(sys.executable).with_name("conda-package"))
     done = subprocess.run(

@@ -30,7 +30,7 @@ from ..load import Environment, open_env_file
 from ..paths import fsencode
 from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
-from .bytecode import can_compile, compile_bytecode, with_bytecode
+from .bytecode import CompiledBytecode, can_compile, compile_bytecode, with_bytecode
 from .generated import generated_entries
 from .image import ImageLayout, image_layout
 from .parcel import check_meta_free
@@ -100,7 +100,7 @@ def pack(
     ) as into:
         compiled = compile_bytecode(env, plan, into, relocate, settings.threads)
         plan = with_bytecode(plan, compiled)
-        return _pack(env, options, settings, plan, into, image, progress, cancel, start)
+        return _pack(env, options, settings, plan, compiled, image, progress, cancel, start)
 
 
 def _pack(
@@ -108,7 +108,7 @@ def _pack(
     options: PackOptions,
     settings: PackSettings,
     plan: PackPlan,
-    compiled: str | None,
+    compiled: CompiledBytecode | None,
     image: ImageLayout | None,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,

@@ -20,6 +20,7 @@ from ..unpack import (
     replace_binary,
     replace_text,
 )
+from .bytecode import CompiledBytecode
 from .entrypoints import portable_entry_point
 from .files import current_size, open_file, read_file, read_head
 from .image import ImageLayout, relative_shebang
@@ -69,11 +70,11 @@ class Preparer:
         self,
         env: Environment,
         options: PackOptions,
-        compiled: str | None = None,
+        compiled: CompiledBytecode | None = None,
         image: ImageLayout | None = None,
     ):
         self.env = env
-        self.compiled = compiled  # the folder of byte-code compiled at pack time
+        self.compiled = compiled  # byte-code compiled at pack time
         self.prefixes = list(prefix_spellings(env))  # as spelt, resolved, as installed
         self.prefix_bytes = [fsencode(p) for p in self.prefixes]
         self.relocate_prefix = image.prefix if image else options.relocate_prefix
@@ -83,8 +84,7 @@ class Preparer:
         self.records = {f"conda-meta/{r.record_file}": r for r in env.records}
 
     def path(self, entry: PlanEntry) -> str:
-        root = self.compiled if entry.action == "compiled" else self.env.prefix
-        return f"{root}/{entry.name}"
+        return f"{self.env.prefix}/{entry.name}"
 
     def handling(self, entry: PlanEntry) -> Handling:
         """Files up to SMALL_FILE are read whole. A larger plain copy is streamed (a dry
@@ -92,9 +92,9 @@ class Preparer:
         searched, or an ELF file under --fix-rpath: the magic number tells) is rewritten."""
         if entry.kind != "file" or entry.action == "record":
             return "read"
+        if entry.action == "compiled":  # in a group file, read whole as it was compiled
+            return "read"
         large = entry.size > SMALL_FILE
-        if entry.action == "compiled":
-            return "stream" if large or self.dry_run else "read"
         if entry.action != "copy":
             return "rewrite" if large else "read"
         if self.fix_rpath and (not large or self._elf(entry)):
@@ -153,6 +153,9 @@ class Preparer:
         if entry.action == "record":
             record = self.records[entry.name]
             return Prepared(record_bytes(self.path(entry), entry.size, record))
+        if entry.action == "compiled":
+            assert self.compiled is not None  # only a plan with_bytecode() has such entries
+            return Prepared(self.compiled.read(entry.name))
         data = read_file(self.path(entry), entry.size)
         fixes: tuple = ()
         if self.fix_rpath:
@@ -162,7 +165,7 @@ class Preparer:
                 for at, raw in patches:
                     buffer[at : at + len(raw)] = raw
                 data = bytes(buffer)
-        if entry.action in ("copy", "compiled"):
+        if entry.action == "copy":
             return Prepared(data, rpath_fixes=fixes)
         prepared = self._restore(entry, data) if entry.action == "restore" else None
         prepared = prepared or self._search(entry, data)
