@@ -73,6 +73,7 @@ _API: dict[str, str] = {
     "validate_level": "archive",
     "InstallerInfo": "archive",
     "CompiledBytecode": "write",
+    "CompiledFile": "write",
     "FileMode": "write",
     "ModuleSyntax": "write",
     "ImageLayout": "write",
@@ -211,6 +212,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from .untracked import RemovalResult, default_backup_path, remove_untracked
     from .write import (
         CompiledBytecode,
+        CompiledFile,
         FileMode,
         ImageLayout,
         ModuleSyntax,

@@ -2,6 +2,7 @@
 
 from .bytecode import (
     CompiledBytecode,
+    CompiledFile,
     compile_bytecode,
     with_bytecode,
 )
@@ -24,6 +25,7 @@ from .prepare import (
 
 __all__ = [
     "CompiledBytecode",
+    "CompiledFile",
     "FileMode",
     "ImageLayout",
     "ModuleSyntax",
