@@ -69,6 +69,8 @@ def generated_entries(
     meta/ files; for an image, its launcher, id and the files that need its link, with
     activation that links instead of relocating."""
     displaced = displaced_entries(plan, prep, relocations)  # before the manifest lists them
+    # No self-relocation hook in an image: read-only, it is made for where it is mounted.
+    hook_into = None if image is not None else _site_packages(env)
     manifest = {
         "version": 1,
         "created_by": f"conda-package {__version__}",
@@ -90,7 +92,7 @@ def generated_entries(
     ours = {c.path: c.ours for c in plan.clashes}
     files = {
         f"{STATE_DIR}/{MANIFEST_NAME}": ((json.dumps(manifest, indent=1) + "\n").encode(), 0o644),
-        **{ours.get(name, name): data for name, data in shipped_files(_site_packages(env)).items()},
+        **{ours.get(name, name): data for name, data in shipped_files(hook_into).items()},
     }
     if relocate_prefix:
         files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)
