@@ -23,7 +23,7 @@ from ..unpack import (
 from .bytecode import CompiledBytecode
 from .entrypoints import portable_entry_point
 from .files import current_size, open_file, read_file, read_head
-from .image import ImageLayout, relative_shebang
+from .image import ImageLayout
 from .records import record_bytes
 from .rewrite import Patch, Replace, Rewrite, measured_size, patched
 
@@ -170,7 +170,9 @@ class Preparer:
         prepared = self._restore(entry, data) if entry.action == "restore" else None
         prepared = prepared or self._search(entry, data)
         if self.fixed_path is not None and prepared.relocation is not None:
-            prepared = self._launcher(entry, prepared, self.fixed_path)
+            # What still names the fixed path needs the link bin/cpk-run makes (Python
+            # scripts do not: _final gave them a launcher that finds the Python beside them).
+            prepared = replace(prepared, needs_link=self.fixed_path in prepared.content)
         return replace(prepared, rpath_fixes=fixes) if fixes else prepared
 
     def rewrite(self, entry: PlanEntry) -> Prepared:
@@ -199,15 +201,6 @@ class Preparer:
             f" has {room}; choose a shorter prefix (--check --relocate-prefix {new}"
             " lists every such file)"
         )
-
-    @staticmethod
-    def _launcher(entry: PlanEntry, prepared: Prepared, fixed_path: bytes) -> Prepared:
-        """A mount-anywhere image's file: Python scripts find their interpreter beside them;
-        what still names the fixed path needs the link bin/cpk-run makes."""
-        content = prepared.content
-        if prepared.relocation is not None and prepared.relocation.mode == "text":
-            content = relative_shebang(content, fixed_path, entry.name)
-        return replace(prepared, content=content, needs_link=fixed_path in content)
 
     def _final(self, entry: PlanEntry, data: bytes, old: str, mode: FileMode) -> bytes:
         """The bytes as archived: a Python script made to find its interpreter next to it,
