@@ -139,8 +139,9 @@ def compile_bytecode(
                     f"exit status {done.returncode}"
                 ]
                 raise CondaPackageError(
-                    f"{python}: cannot compile byte-code ({last[0]});"
-                    " pack without --compile-bytecode"
+                    f"{python}: cannot compile byte-code ({last[0]}); it must run on this"
+                    " machine for --compile-bytecode and for squashfs images (pack without"
+                    " --compile-bytecode, or as another format)"
                 )
             fields = done.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
             offset = 0
