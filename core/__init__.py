@@ -45,6 +45,8 @@ _API: dict[str, str] = {
     "default_cache": "analyse",
     "target_findings": "analyse",
     # plan: options, their checks, the plan
+    "ArchiveLabel": "plan",
+    "archive_label": "plan",
     "PackOptions": "plan",
     "PackPlan": "plan",
     "PackSettings": "plan",
@@ -56,6 +58,8 @@ _API: dict[str, str] = {
     "check_relocate_prefix": "plan",
     "check_subdir": "plan",
     "make_plan": "plan",
+    "preview_plan": "plan",
+    "default_output_name": "plan",
     "resolve_output": "plan",
     "subdir_from_options": "plan",
     "validate": "plan",
@@ -68,6 +72,7 @@ _API: dict[str, str] = {
     "SQUASHFS_COMPRESSORS": "archive",
     "SquashfsCompressor": "archive",
     "SquashfsSettings": "archive",
+    "squashfs_settings": "archive",
     "default_level": "archive",
     "format_from_path": "archive",
     "validate_level": "archive",
@@ -88,6 +93,7 @@ _API: dict[str, str] = {
     "PackageResult": "condapkg",
     "build_package": "condapkg",
     "package_format": "condapkg",
+    "package_level": "condapkg",
     "parse_build_number": "condapkg",
     "validate_name": "condapkg",
     "validate_version": "condapkg",
@@ -98,6 +104,9 @@ _API: dict[str, str] = {
     # demo
     "DEMO_NAME": "demo",
     "create_demo": "demo",
+    # the command line's syntax, for faces that show the command a pack equals
+    "pack_command": "cli.command",
+    "package_command": "cli.command",
     # shared
     "Cancelled": "errors",
     "CondaPackageError": "errors",
@@ -144,12 +153,15 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         default_level,
         format_from_path,
         pack_format,
+        squashfs_settings,
         validate_level,
     )
+    from .cli.command import pack_command, package_command
     from .condapkg import (
         PackageResult,
         build_package,
         package_format,
+        package_level,
         parse_build_number,
         validate_name,
         validate_version,
@@ -191,17 +203,21 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         shown_prefix,
     )
     from .plan import (
+        ArchiveLabel,
         PackOptions,
         PackPlan,
         PackSettings,
         Parcel,
         PathFilter,
         PlanEntry,
+        archive_label,
         check_arcroot,
         check_compile_bytecode,
         check_relocate_prefix,
         check_subdir,
+        default_output_name,
         make_plan,
+        preview_plan,
         resolve_output,
         subdir_from_options,
         validate,

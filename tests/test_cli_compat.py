@@ -373,7 +373,8 @@ def test_conda_unpack_version_and_quiet(small_env, tmp_path):
     unpack = ["/bin/sh", str(target / "bin/conda-unpack")]
     version = subprocess.run([*unpack, "--version"], capture_output=True, text=True)
     assert version.returncode == 0
-    assert version.stdout.strip() == f"conda-unpack (from conda-package {__version__})"
+    name = os.path.basename(small_env)  # what the archive is called: the environment's name
+    assert version.stdout.strip() == f"conda-unpack of {name} (from conda-package {__version__})"
     quiet = subprocess.run([*unpack, "-q"], capture_output=True, text=True)
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
     assert (target / "share/tool/config.txt").read_text() == f"prefix={target}\n"

@@ -143,7 +143,7 @@ def test_deterministic(source_env, tmp_path):
         (("--pkg-name", "hi", "--pkg-version", "1-2"), "must not contain '-'"),
         (("--pkg-name", "hi", "--pkg-build", "x"), "build number 'x'"),
         (("--pkg-name", "hi", "--pkg-build", "-1"), "build number '-1'"),
-        (("--pkg-name", "hi", "-o", "hi.zip"), "must end in .conda or .tar.bz2"),
+        (("--pkg-name", "hi", "--format", "conda", "-o", "hi.zip"), "must end in .conda"),
         (("--pkg-name", "hi", "--zstd-compression-level", "23"), "between 1 and 22"),
     ],
 )

@@ -108,7 +108,8 @@ def test_unpack_short_and_long_prefix_then_move(packed, tmp_path):
     assert len(str(long_prefix)) == 200
     long_env = extract(archive, long_prefix)
     r = activate_and_run(long_env, "true")
-    assert r.stderr.strip() == f"conda-package: relocated environment to {long_env}"
+    label = (long_env / "conda-meta/conda-package/label").read_text().strip()
+    assert r.stderr.strip() == f"conda-package: relocated environment {label} to {long_env}"
     assert_works_at(long_env, str(prefix))
 
     moved = tmp_path / "moved-again"

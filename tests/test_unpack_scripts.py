@@ -434,7 +434,7 @@ def test_activate_relocates_once_then_activates(tmp_path: Path, shell: str) -> N
     somewhere = tmp_path / "somewhere"
     somewhere.mkdir()
     values, stderr = activate_in(shell, somewhere, prefix)
-    assert stderr == f"conda-package: relocated environment to {prefix}\n"
+    assert stderr == f"conda-package: relocated environment to {prefix}\n"  # no label file
     assert values["PREFIX"] == str(prefix)
     assert values["NAME"] == "env"
     assert values["PS1"] == "(env) $ "

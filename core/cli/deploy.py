@@ -41,9 +41,11 @@ def check_modulefile(args: argparse.Namespace) -> str | None:
     return path
 
 
-def write_modulefile(path: str, prefix: str) -> None:
+def write_modulefile(
+    path: str, prefix: str, name: str | None = None, version: str | None = None
+) -> None:
     """Whole or not at all, mode 0644 minus the umask like any new file."""
-    text = modulefile_text(prefix, modulefile_syntax(path))
+    text = modulefile_text(prefix, modulefile_syntax(path), name, version)
     fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".modulefile-")
     try:
         with open(fd, "w", encoding="utf-8") as f:

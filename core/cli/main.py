@@ -21,7 +21,6 @@ from .. import (
     locate,
     resolve_name,
     shown_prefix,
-    worker_count,
 )
 from .deploy import check_modulefile, write_modulefile
 from .parser import build_parser
@@ -164,57 +163,11 @@ def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
 def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
-    from .. import PackOptions, format_from_path, pack, pack_format
+    from .. import pack
+    from .command import pack_options
     from .report import RichProgress, print_done, summary_lines
 
-    if args.zstd_compression_level is not None and args.compression_level is not None:
-        raise UsageError("give --zstd-compression-level or --compression-level, not both")
-    fmt = args.format  # as given: conda-pack's names (tgz, infer, ...) are the engine's too
-    asked = pack_format(fmt) if fmt else None
-    if args.zstd:
-        if asked not in (None, "tar.zst"):
-            raise UsageError(f"--zstd conflicts with --format {fmt}")
-        fmt = fmt if asked else "tar.zst"
-        asked = "tar.zst"
-    level = args.compression_level
-    if args.zstd_compression_level is not None:
-        if asked is None and args.output is None:
-            fmt = asked = "tar.zst"
-        chosen = asked or format_from_path(args.output)
-        if chosen not in (None, "tar.zst"):
-            raise UsageError(
-                f"--zstd-compression-level is for tar.zst output, not {chosen};"
-                " name the output .tar.zst or use --compression-level"
-            )
-        level = args.zstd_compression_level
-        if not 1 <= level <= 22:
-            raise UsageError(f"--zstd-compression-level {level}: must be between 1 and 22")
-    worker_count(args.threads)
-    options = PackOptions(
-        output=args.output,
-        format=fmt,
-        level=level,
-        threads=args.threads,
-        force=args.force,
-        ignore_missing_files=args.ignore_missing_files,
-        ignore_editable_packages=args.ignore_editable_packages,
-        arch=args.arch,
-        platform=args.platform,
-        relocate_prefix=args.relocate_prefix,
-        fix_rpath=args.fix_rpath,
-        dry_run=args.dry_run,
-        filters=args.filters,
-        arcroot=args.arcroot,
-        zip_symlinks=args.zip_symlinks,
-        zip64=args.zip64,
-        compile_bytecode=args.compile_bytecode,
-        parcel_root=args.parcel_root,
-        parcel_name=args.parcel_name,
-        parcel_version=args.parcel_version,
-        parcel_distro=args.parcel_distro,
-        squashfs_compressor=args.squashfs_compressor,
-        squashfs_block_size=args.squashfs_block_size,
-    )
+    options = pack_options(args)
     modulefile = check_modulefile(args)
     env = Environment.load(_prefix(args))
     started = time.perf_counter()
@@ -225,7 +178,9 @@ def cmd_pack(args: argparse.Namespace) -> int:
     else:
         result = pack(env, options)
     if modulefile and not args.dry_run:
-        write_modulefile(modulefile, args.relocate_prefix)
+        write_modulefile(
+            modulefile, args.relocate_prefix, args.pkg_name or env.name, args.pkg_version
+        )
     if args.json:
         _print_json(
             {
@@ -271,7 +226,9 @@ def run(args: argparse.Namespace) -> int:
         from .check import cmd_check
 
         return cmd_check(args, Environment.load(_prefix(args)))
-    if args.pkg_name is not None:
+    from .command import names_environment
+
+    if not names_environment(args):
         from .package import cmd_package
 
         return cmd_package(args, Environment.load(_prefix(args)))

@@ -39,7 +39,10 @@ _NOT_FOR_PACKAGES = (
 def _check_options(args: argparse.Namespace) -> None:
     for attr, flag in _NOT_FOR_PACKAGES:
         if getattr(args, attr, None):
-            raise UsageError(f"{flag} does not apply to --pkg-name (building a package)")
+            raise UsageError(
+                f"{flag} does not apply to --pkg-name (building a package of the untracked"
+                " files); to name a packed environment, add --format or -o NAME.tar.gz"
+            )
     worker_count(args.threads)
 
 
@@ -84,8 +87,8 @@ def cmd_package(args: argparse.Namespace, env: Environment) -> int:
         result = build_package(
             env,
             args.pkg_name,
-            args.pkg_version,
-            args.pkg_build,
+            "0.0" if args.pkg_version is None else args.pkg_version,
+            "0" if args.pkg_build is None else args.pkg_build,
             output=args.output,
             fmt=fmt,
             level=level,

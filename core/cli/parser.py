@@ -162,10 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--backup", metavar="PATH", help="backup archive of removed files")
     files.add_argument("--no-backup", action="store_true", help="remove without a backup")
 
-    pkg = p.add_argument_group("conda package from the untracked files")
-    pkg.add_argument("--pkg-name", metavar="NAME", help="build a conda package of them")
-    pkg.add_argument("--pkg-version", default="0.0", metavar="VERSION", help="default 0.0")
-    pkg.add_argument("--pkg-build", default="0", metavar="N", help="build number, default 0")
+    pkg = p.add_argument_group(
+        "package name, version and build",
+        "With a .conda or .tar.bz2 output, or neither -o nor --format: a conda package of the"
+        " untracked files, NAME-VERSION-BUILD.conda. With an environment archive (--format,"
+        " -o NAME.EXT, --zstd): what the packed environment is called (default output"
+        " NAME-VERSION-BUILD.EXT, its manifest, a parcel's name and version); tar.bz2 of the"
+        " environment: --format tbz2.",
+    )
+    pkg.add_argument("--pkg-name", metavar="NAME", help="default: the environment's name")
+    pkg.add_argument("--pkg-version", metavar="VERSION", help="package: default 0.0; archive: none")
+    pkg.add_argument(
+        "--pkg-build", metavar="BUILD", help="package: build number, default 0; archive: none"
+    )
 
     out = p.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="count", default=0)

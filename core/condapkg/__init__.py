@@ -3,6 +3,7 @@
 from .build import (
     PackageResult,
     build_package,
+    package_level,
 )
 from .naming import (
     package_format,
@@ -15,6 +16,7 @@ __all__ = [
     "PackageResult",
     "build_package",
     "package_format",
+    "package_level",
     "parse_build_number",
     "validate_name",
     "validate_version",

@@ -100,7 +100,7 @@ def _check_output(env: Environment, output: str, force: bool, dry_run: bool) -> 
         raise OutputExists(f"{output}: already exists; use --force to overwrite it")
 
 
-def _level(fmt: PackageFormat, level: int | None) -> int:
+def package_level(fmt: PackageFormat, level: int | None) -> int:
     """The compression level: zstd's for a .conda's tarballs, bzip2's for a .tar.bz2."""
     if fmt == "tar.bz2":
         checked = validate_level("tar.bz2", level)
@@ -151,7 +151,7 @@ def build_package(
     version = validate_version(version)
     number = parse_build_number(build_number)
     chosen = package_format(output, fmt)
-    level = _level(chosen, level)
+    level = package_level(chosen, level)
     worker_count(threads)  # refused before any work, like every other option
     subdir = check_subdir(subdir) if subdir else env.subdir
 

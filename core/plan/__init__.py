@@ -1,6 +1,7 @@
 """The pack plan and the pack options, validated once for the CLI and the TUI."""
 
 from .filters import FilterKind, PathFilter
+from .label import ArchiveLabel, archive_label
 from .options import (
     PackOptions,
     PackSettings,
@@ -8,6 +9,7 @@ from .options import (
     check_compile_bytecode,
     check_output,
     check_relocate_prefix,
+    default_output_name,
     env_python,
     resolve_output,
     validate,
@@ -20,6 +22,7 @@ from .plan import (
     keeps_bytecode,
     make_plan,
 )
+from .preview import preview_plan
 from .scripts import (
     SAVED_DIR,
     ScriptClash,
@@ -32,6 +35,7 @@ from .subdirs import (
 __all__ = [
     "SAVED_DIR",
     "STATE_DIR",
+    "ArchiveLabel",
     "FilterKind",
     "PackOptions",
     "PackPlan",
@@ -40,15 +44,18 @@ __all__ = [
     "PathFilter",
     "PlanEntry",
     "ScriptClash",
+    "archive_label",
     "check_arcroot",
     "check_compile_bytecode",
     "check_output",
     "check_relocate_prefix",
     "check_subdir",
+    "default_output_name",
     "env_python",
     "keeps_bytecode",
     "make_parcel",
     "make_plan",
+    "preview_plan",
     "resolve_output",
     "subdir_from_options",
     "validate",

@@ -22,6 +22,7 @@ from ..load import Environment
 from ..paths import inside
 from ..threads import worker_count
 from .filters import PathFilter
+from .label import ArchiveLabel, archive_label
 from .parcel import Parcel, make_parcel
 from .subdirs import subdir_from_options
 
@@ -54,6 +55,10 @@ class PackOptions:
     parcel_distro: str | None = None
     squashfs_compressor: SquashfsCompressor | None = None  # squashfs only; default zstd
     squashfs_block_size: int | None = None  # squashfs only, bytes; default 128 KiB
+    # What the packed environment is called (plan/label.py): None takes the default
+    pkg_name: str | None = None
+    pkg_version: str | None = None
+    pkg_build: str | None = None
 
 
 OutputKind = Literal["archive", "package", "backup"]
@@ -132,12 +137,7 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, PackFor
         output = os.path.abspath(options.output)
     else:
         fmt = fmt or "tar.gz"
-        if fmt == "parcel":
-            name = parcel_options(env, options).filename
-        else:  # conda-pack's names name it too: --format tgz makes ENV.tgz
-            ext = options.format if options.format in ALIASES else fmt
-            name = f"{env.name}{'' if ext == 'dir' else '.' + ext}"
-        output = os.path.abspath(name)
+        output = os.path.abspath(default_output_name(env, options, fmt))
     check_output(
         env,
         output,
@@ -148,12 +148,26 @@ def resolve_output(env: Environment, options: PackOptions) -> tuple[str, PackFor
     return output, fmt
 
 
+def default_output_name(env: Environment, options: PackOptions, fmt: PackFormat) -> str:
+    """The output's file name without -o: NAME-VERSION-BUILD.EXT, or the parcel's name."""
+    if fmt == "parcel":
+        return parcel_options(env, options).filename
+    # conda-pack's names name it too: --format tgz makes ENV.tgz
+    ext = options.format if options.format in ALIASES else fmt
+    return f"{label_of(env, options).stem}{'' if ext == 'dir' else '.' + ext}"
+
+
+def label_of(env: Environment, options: PackOptions) -> ArchiveLabel:
+    return archive_label(env.name, options.pkg_name, options.pkg_version, options.pkg_build)
+
+
 def parcel_options(env: Environment, options: PackOptions) -> Parcel:
+    """--parcel-name and --parcel-version default to --pkg-name and --pkg-version."""
     return make_parcel(
         env.name,
         root=options.parcel_root,
-        name=options.parcel_name,
-        version=options.parcel_version,
+        name=options.parcel_name or options.pkg_name or None,
+        version=options.parcel_version or options.pkg_version or None,
         distro=options.parcel_distro,
     )
 
@@ -198,6 +212,7 @@ class PackSettings:
     compile_bytecode: bool
     parcel: Parcel | None = None  # --format parcel: it set arcroot and relocate_prefix
     squashfs: SquashfsSettings | None = None  # how a squashfs image is compressed
+    label: ArchiveLabel | None = None  # the packed environment's name, version and build
 
 
 def env_python(prefix: str) -> str:
@@ -251,6 +266,7 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         compile_bytecode=check_compile_bytecode(env, options.compile_bytecode),
         parcel=parcel,
         squashfs=_squashfs(options, fmt),
+        label=label_of(env, options),
     )
 
 

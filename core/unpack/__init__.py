@@ -4,6 +4,7 @@ from .activate import (
     activate_scripts,
 )
 from .conda_unpack import (
+    LABEL_NAME,
     MANIFEST_NAME,
     PREFIX_STATE_NAME,
 )
@@ -30,6 +31,7 @@ from .shipped import (
 
 __all__ = [
     "IMAGE_ID_NAME",
+    "LABEL_NAME",
     "MANIFEST_NAME",
     "NEEDS_LINK_NAME",
     "PREFIX_STATE_NAME",

@@ -130,7 +130,11 @@ _conda_package_activate() {
     if [ "$_conda_package_s" != "$_conda_package_p" ]; then
         # Through sh: unzip tools may have dropped the executable bit.
         /bin/sh "$_conda_package_p/bin/conda-unpack" --prefix "$_conda_package_p" -q || return 1
-        echo "conda-package: relocated environment to $_conda_package_p" >&2
+        # What the archive was called (--pkg-name/--pkg-version/--pkg-build), if it says.
+        _conda_package_v=$(cat "$_conda_package_p/conda-meta/conda-package/label" 2>/dev/null) ||
+            _conda_package_v=
+        echo "conda-package: relocated environment${_conda_package_v:+ $_conda_package_v}" \
+            "to $_conda_package_p" >&2
     fi
     # Activating again (the same or another environment) must not stack PATH entries.
     _conda_package_deactivate
@@ -230,7 +234,9 @@ function __conda_package_activate --argument-names script
     if test "$state" != "$prefix"
         # Through sh: unzip tools may have dropped the executable bit.
         /bin/sh $prefix/bin/conda-unpack --prefix $prefix -q; or return 1
-        echo "conda-package: relocated environment to $prefix" >&2
+        set -l label (cat $prefix/conda-meta/conda-package/label 2>/dev/null)
+        test -n "$label"; and set label " $label"
+        echo "conda-package: relocated environment$label to $prefix" >&2
     end
     # Activating again (the same or another environment) must not stack PATH entries.
     __conda_package_deactivate

@@ -37,6 +37,7 @@ directory. There it runs under the environment's Python, which may be 3.7: stdli
 PLACEHOLDER_STATE_DIR = "conda-meta/conda-package"
 MANIFEST_NAME = "manifest.json"
 PREFIX_STATE_NAME = "prefix"
+LABEL_NAME = "label"  # NAME-VERSION-BUILD of the archive, one line, for bin/activate
 JOURNAL_NAME = "unpack.journal"
 MANIFEST_VERSION = 1
 # The environment this file is bin/conda-unpack of (when it is).
@@ -323,10 +324,17 @@ def _version() -> str:
     """What made this environment's archive, as its manifest says (conda-pack prints its own
     version; this script is the archive's, so it names the packer that wrote it)."""
     try:
-        made_by = load_manifest(_SCRIPT_PREFIX).get("created_by")
+        manifest = load_manifest(_SCRIPT_PREFIX)
     except relocate.RelocationError:
-        made_by = None
-    return f"conda-unpack (from {made_by or 'an unknown conda-package'})"
+        manifest = {}
+    made_by = manifest.get("created_by")
+    package = manifest.get("package")
+    label = ""
+    if isinstance(package, dict):  # what the archive was called (--pkg-name, ...)
+        parts = (package.get(key) for key in ("name", "version", "build"))
+        label = "-".join(part for part in parts if isinstance(part, str) and part)
+    of = f" of {label}" if label else ""
+    return f"conda-unpack{of} (from {made_by or 'an unknown conda-package'})"
 
 
 def main(argv: list[str] | None = None) -> int:

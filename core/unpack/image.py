@@ -95,7 +95,11 @@ exec "$@"
 _SH_RELOCATE = r"""    if [ "$_conda_package_s" != "$_conda_package_p" ]; then
         # Through sh: unzip tools may have dropped the executable bit.
         /bin/sh "$_conda_package_p/bin/conda-unpack" --prefix "$_conda_package_p" -q || return 1
-        echo "conda-package: relocated environment to $_conda_package_p" >&2
+        # What the archive was called (--pkg-name/--pkg-version/--pkg-build), if it says.
+        _conda_package_v=$(cat "$_conda_package_p/conda-meta/conda-package/label" 2>/dev/null) ||
+            _conda_package_v=
+        echo "conda-package: relocated environment${_conda_package_v:+ $_conda_package_v}" \
+            "to $_conda_package_p" >&2
     fi
 """
 _SH_LINK = r"""    # A read-only image: nothing to relocate; its fixed path links here if it can.
@@ -104,7 +108,9 @@ _SH_LINK = r"""    # A read-only image: nothing to relocate; its fixed path link
 _FISH_RELOCATE = r"""    if test "$state" != "$prefix"
         # Through sh: unzip tools may have dropped the executable bit.
         /bin/sh $prefix/bin/conda-unpack --prefix $prefix -q; or return 1
-        echo "conda-package: relocated environment to $prefix" >&2
+        set -l label (cat $prefix/conda-meta/conda-package/label 2>/dev/null)
+        test -n "$label"; and set label " $label"
+        echo "conda-package: relocated environment$label to $prefix" >&2
     end
 """
 _FISH_LINK = r"""    # A read-only image: nothing to relocate; its fixed path links here if it can.

@@ -12,9 +12,10 @@ from .. import __version__
 from ..archive import ArchiveEntry
 from ..load import Environment
 from ..paths import fsencode
-from ..plan import STATE_DIR, PackPlan, Parcel
+from ..plan import STATE_DIR, ArchiveLabel, PackPlan, Parcel
 from ..unpack import (
     IMAGE_ID_NAME,
+    LABEL_NAME,
     MANIFEST_NAME,
     NEEDS_LINK_NAME,
     PREFIX_STATE_NAME,
@@ -64,6 +65,7 @@ def generated_entries(
     parcel: Parcel | None = None,
     image: ImageLayout | None = None,
     needs_link: list[str] | None = None,
+    label: ArchiveLabel | None = None,
 ) -> list[tuple[ArchiveEntry, bytes]]:
     """The manifest and the scripts (conda's own, where ours take their place); a parcel's
     meta/ files; for an image, its launcher, id and the files that need its link, with
@@ -76,6 +78,7 @@ def generated_entries(
         "created_by": f"conda-package {__version__}",
         "source_prefix": env.prefix,
         "subdir": plan.subdir,
+        "package": (label or ArchiveLabel(env.name)).as_dict(),  # what the archive is called
         "files": [r.manifest_entry() for r in relocations],
     }
     out: list[tuple[ArchiveEntry, bytes]] = [
@@ -94,6 +97,10 @@ def generated_entries(
         f"{STATE_DIR}/{MANIFEST_NAME}": ((json.dumps(manifest, indent=1) + "\n").encode(), 0o644),
         **{ours.get(name, name): data for name, data in shipped_files(hook_into).items()},
     }
+    files[f"{STATE_DIR}/{LABEL_NAME}"] = (
+        fsencode(f"{(label or ArchiveLabel(env.name)).stem}\n"),
+        0o644,
+    )
     if relocate_prefix:
         files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)
     if parcel:

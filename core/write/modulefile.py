@@ -33,20 +33,26 @@ def _tcl(text: str) -> str:
     return '"' + re.sub(r'([\\"$\[\]{}])', r"\\\1", text) + '"'
 
 
-def modulefile_text(prefix: str, syntax: ModuleSyntax, name: str | None = None) -> str:
-    """The modulefile of the environment at `prefix` (absolute, the target's path)."""
+def modulefile_text(
+    prefix: str, syntax: ModuleSyntax, name: str | None = None, version: str | None = None
+) -> str:
+    """The modulefile of the environment at `prefix` (absolute, the target's path); `name`
+    and `version` are the archive's (--pkg-name, --pkg-version), the name by default the
+    prefix's last part."""
     if not prefix.startswith("/") or any(c in prefix for c in "\0\n\r"):
         raise UsageError(f"--modulefile: the prefix {prefix!r} must be an absolute path")
     prefix = posixpath.normpath(prefix)
     name = name or posixpath.basename(prefix)
-    about = f"the conda environment {name} at {prefix} (conda-package {__version__})"
+    called = f"{name} {version}" if version else name
+    about = f"the conda environment {called} at {prefix} (conda-package {__version__})"
     bin_dir = posixpath.join(prefix, "bin")
     if syntax == "lua":
         q = _lua
         return (
             f"-- {about}\n"
             f"whatis({q('Name: ' + name)})\n"
-            f"whatis({q('Description: ' + about)})\n"
+            + (f"whatis({q('Version: ' + version)})\n" if version else "")
+            + f"whatis({q('Description: ' + about)})\n"
             f'prepend_path("PATH", {q(bin_dir)})\n'
             f'setenv("CONDA_PREFIX", {q(prefix)})\n'
             f'setenv("CONDA_DEFAULT_ENV", {q(name)})\n'

@@ -161,7 +161,15 @@ def _pack(
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         extra = generated_entries(
-            plan, result.relocations, relocate, env, prep, settings.parcel, image, notes.links
+            plan,
+            result.relocations,
+            relocate,
+            env,
+            prep,
+            settings.parcel,
+            image,
+            notes.links,
+            settings.label,
         )
         for archive_entry, data in extra:
             if writer is not None:
