@@ -28,7 +28,7 @@ from .modals import show_failure
 from .model import LoadedEnvironment
 from .overview import OverviewPane
 from .packages import PackagesTable
-from .packing import PackPane
+from .packing import PACKAGE, PackPane
 from .relocation import RelocationPane
 from .untracked import EnvironmentChanged, UntrackedPane
 
@@ -206,5 +206,5 @@ class EnvironmentScreen(Screen[None]):
         self.query_one(UntrackedPane).ask_remove()
 
     def action_build_package(self) -> None:
-        self.action_show_tab("untracked")
-        self.query_one(UntrackedPane).ask_build()
+        self.action_show_tab("pack")
+        self.query_one(PackPane).choose_kind(PACKAGE)

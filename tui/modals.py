@@ -1,19 +1,11 @@
-"""Dialogs: errors, help, opening a prefix, confirming removal, the package form."""
+"""Dialogs: errors, help, opening a prefix, confirming removal."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from conda_package.core import (
-    CondaPackageError,
-    check_prefix,
-    package_format,
-    parse_build_number,
-    validate_name,
-    validate_version,
-)
+from conda_package.core import CondaPackageError, check_prefix
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -23,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, Switch
 
-from .forms import CoreCheck, FieldError, WordSwitch, checked_field, field_row
+from .forms import CoreCheck, FieldError, WordSwitch, field_row
 
 Result = TypeVar("Result")
 
@@ -204,72 +196,3 @@ class ConfirmRemovalModal(_Question[RemovalChoice | None]):
             )
             return
         self.dismiss(RemovalChoice(backup if keep else None))
-
-
-@dataclass(frozen=True)
-class PackageRequest:
-    """What the package form asked for; core validated each field as it was typed."""
-
-    name: str
-    version: str
-    build_number: int
-    output: str | None
-
-
-def check_output(value: str) -> None:
-    if value.strip():
-        package_format(value.strip())
-
-
-class BuildPackageModal(_Question[PackageRequest | None]):
-    """Name, version and build number of a package made of the untracked files."""
-
-    FIELDS = ("pkg-name", "pkg-version", "pkg-build", "pkg-output")
-
-    def __init__(self, count: int, name: str) -> None:
-        super().__init__()
-        self.count = count
-        self.default_name = name
-
-    def compose(self) -> ComposeResult:
-        noun = "file" if self.count == 1 else "files"
-        with Vertical(classes="dialog"):
-            yield Label(
-                f"Build a conda package of {self.count:,} untracked {noun}", classes="dialog-title"
-            )
-            with Vertical(classes="form"):
-                yield from checked_field("Name", "pkg-name", validate_name, self.default_name)
-                yield from checked_field("Version", "pkg-version", validate_version, "0.0")
-                yield from checked_field("Build number", "pkg-build", parse_build_number, "0")
-                yield from checked_field(
-                    "Output",
-                    "pkg-output",
-                    check_output,
-                    placeholder="NAME-VERSION-BUILD.conda here",
-                )
-            yield self.buttons("Build", "build")
-
-    @on(Input.Changed)
-    def check(self, event: Input.Changed) -> None:
-        self.query_one(f"#{event.input.id}-error", FieldError).show(event.validation_result)
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#build")
-    def submit(self) -> None:
-        valid = True
-        for field_id in self.FIELDS:
-            field = self.query_one(f"#{field_id}", Input)
-            result = field.validate(field.value)
-            self.query_one(f"#{field_id}-error", FieldError).show(result)
-            valid = valid and (result is None or result.is_valid)
-        if not valid:
-            return
-        values = {f: self.query_one(f"#{f}", Input).value.strip() for f in self.FIELDS}
-        self.dismiss(
-            PackageRequest(
-                values["pkg-name"],
-                values["pkg-version"],
-                parse_build_number(values["pkg-build"]),
-                os.path.abspath(values["pkg-output"]) if values["pkg-output"] else None,
-            )
-        )

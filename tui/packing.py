@@ -1,26 +1,21 @@
-"""The Pack tab: the options form (checked live by core), then progress, then the outcome."""
+"""The Pack tab: the form (pack_form.py), then progress, then the outcome and the command
+line that does the same."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from conda_package.core import (
-    FORMATS,
     Cancelled,
+    PackageResult,
     PackOptions,
     PackResult,
     Progress,
     RelocationReport,
-    UsageError,
-    check_relocate_prefix,
-    default_level,
-    diagnose,
+    build_package,
     pack,
-    resolve_output,
-    target_findings,
-    validate_level,
-    worker_count,
+    pack_command,
+    package_command,
 )
 from rich.console import Group
 from rich.table import Table
@@ -28,76 +23,35 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import (
-    Button,
-    ContentSwitcher,
-    Input,
-    ProgressBar,
-    Select,
-    Static,
-    Switch,
-)
+from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from .display import count, duration, human_bytes, rate, shorten
-from .forms import FieldError, WordSwitch, checked_field, field_row, parse_int
+from .display import duration, human_bytes, rate, shorten
 from .messages import JobProgress
 from .modals import show_failure
 from .model import LoadedEnvironment
 from .overview import room_text
+from .pack_form import PACKAGE, PackageRequest, PackForm
 
-FIELDS = ("pack-output", "pack-level", "pack-threads", "pack-relocate")
-
-
-def with_format(path: str, old: str, new: str) -> str:
-    """Swap the format's extension when the user changes the format."""
-    suffix = "" if old == "dir" else f".{old}"
-    if suffix and not path.endswith(suffix):
-        return path
-    stem = path[: -len(suffix)] if suffix else path
-    return stem + ("" if new == "dir" else f".{new}")
+__all__ = ["PACKAGE", "PackPane"]
 
 
 class PackPane(VerticalScroll):
-    """Runs core's pack() in a thread worker; escape (on the screen) cancels it."""
+    """Runs core's pack() or build_package() in a thread worker; escape (on the screen)
+    cancels it."""
 
     def __init__(self, clock: Callable[[], float], **kwargs) -> None:
         super().__init__(**kwargs)
         self.clock = clock
         self.loaded: LoadedEnvironment | None = None
-        self.report: RelocationReport | None = None
-        self.worker: Worker[PackResult] | None = None
+        self.worker: Worker[PackResult | PackageResult] | None = None
         self.started = 0.0
-        self.format = "tar.gz"
+        self.command = ""  # the command line of the job running or done
 
     def compose(self) -> ComposeResult:
         with ContentSwitcher(initial="pack-form", id="pack-switcher"):
             with Vertical(id="pack-form"):
-                with Vertical(classes="form"):
-                    yield from checked_field("Output", "pack-output", self.check_output)
-                    yield field_row(
-                        "Format",
-                        Select(
-                            [(fmt, fmt) for fmt in FORMATS],
-                            value=self.format,
-                            allow_blank=False,
-                            id="pack-format",
-                            compact=True,
-                        ),
-                    )
-                    yield from checked_field("Compression level", "pack-level", self.check_level)
-                    yield from checked_field("Threads", "pack-threads", self.check_threads, "0")
-                    yield from checked_field(
-                        "Relocate to prefix",
-                        "pack-relocate",
-                        self.check_relocate,
-                        "",
-                        placeholder="keep: conda-unpack moves it at the target",
-                    )
-                    yield field_row("Ignore missing files", WordSwitch(id="pack-ignore-missing"))
-                    yield FieldError(id="pack-ignore-missing-error")
-                    yield field_row("Overwrite the output", WordSwitch(id="pack-force"))
-                yield Static(id="pack-room")
+                yield PackForm(id="pack-fields")
                 with Horizontal(classes="buttons"):
                     yield Button("Start packing", id="pack-start", variant="primary", compact=True)
             with Vertical(id="pack-running"):
@@ -110,141 +64,20 @@ class PackPane(VerticalScroll):
                 with Horizontal(classes="buttons"):
                     yield Button("Back to the form", id="pack-again", compact=True)
 
-    # what the form holds, and the checks core makes of it
-
-    def value(self, field: str) -> str:
-        return self.query_one(f"#{field}", Input).value.strip()
-
-    def options(self) -> PackOptions:
-        """The form as core's options; raises the UsageError of the first bad field."""
-        return PackOptions(
-            output=self.value("pack-output") or None,
-            format=self.format,
-            level=parse_int(self.value("pack-level"), "the compression level"),
-            threads=parse_int(self.value("pack-threads"), "threads") or 0,
-            force=self.query_one("#pack-force", Switch).value,
-            ignore_missing_files=self.query_one("#pack-ignore-missing", Switch).value,
-            relocate_prefix=self.value("pack-relocate") or None,
-        )
-
-    def check_output(self, value: str) -> None:
-        if self.loaded is not None:
-            resolve_output(
-                self.loaded.env,
-                PackOptions(
-                    output=value.strip() or None,
-                    format=self.format,
-                    force=self.query_one("#pack-force", Switch).value,
-                ),
-            )
-
-    def check_level(self, value: str) -> None:
-        validate_level(self.format, parse_int(value, "the compression level"))
-
-    def check_threads(self, value: str) -> None:
-        threads = parse_int(value, "threads")
-        if threads is not None:
-            worker_count(threads)
-
-    def check_relocate(self, value: str) -> None:
-        """Too long for a binary's room is an error now, not at the end of the pack."""
-        target = value.strip()
-        if not target:
-            return
-        check_relocate_prefix(target)
-        if self.loaded is not None and self.report is not None:
-            too_long = target_findings(self.loaded.env, self.report, target)
-            if too_long:
-                raise UsageError(
-                    f"{len(target.encode())} bytes is longer than the room in"
-                    f" {count(len(too_long), 'binary file')}; {too_long[0].hint}"
-                )
-
-    def validate_all(self) -> bool:
-        valid = self.show_missing()
-        for field in FIELDS:
-            widget = self.query_one(f"#{field}", Input)
-            result = widget.validate(widget.value)
-            self.query_one(f"#{field}-error", FieldError).show(result)
-            valid = valid and (result is None or result.is_valid)
-        return valid
-
-    # feeding the form
+    @property
+    def form(self) -> PackForm:
+        return self.query_one(PackForm)
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:
-        first = self.loaded is None
         self.loaded = loaded
-        self.report = None
-        if first:
-            output = self.query_one("#pack-output", Input)
-            output.value = os.path.abspath(f"{loaded.env.name}.{self.format}")
-        self.show_level_default()
-        self.show_room()
-        self.validate_all()
+        self.form.show_environment(loaded)
+        self.form.schedule_preview()
 
     def show_report(self, report: RelocationReport) -> None:
-        self.report = report
-        self.show_room()
-        relocate = self.query_one("#pack-relocate", Input)
-        self.query_one("#pack-relocate-error", FieldError).show(relocate.validate(relocate.value))
+        self.form.show_report(report)
 
-    def show_room(self) -> None:
-        if self.report is None:
-            text = Text("The target prefix is checked against the analysis when it ends.")
-        else:
-            text = Text.assemble(
-                "Longest target prefix that fits: ", (room_text(self.report.room), "bold")
-            )
-        self.query_one("#pack-room", Static).update(text)
-
-    @on(Switch.Changed, "#pack-ignore-missing")
-    def show_missing(self) -> bool:
-        """Files a package lists but the disk lacks stop the pack: say so before it starts.
-        Whether the pack may start."""
-        line = self.query_one("#pack-ignore-missing-error", FieldError)
-        env = self.loaded.env if self.loaded is not None else None
-        if env is None or not env.missing or self.query_one("#pack-ignore-missing", Switch).value:
-            line.say(None)
-            return True
-        why = [d for d in diagnose(env) if d.missing]  # each says what happened and the fix
-        others = len(why) - 1
-        more = f" (and {others} more package{'s' if others > 1 else ''})" if others else ""
-        files = f" and {len(env.missing) - 1:,} more" if len(env.missing) > 1 else ""
-        line.say(
-            f"{count(len(env.missing), 'file')} missing ({env.missing[0].path}{files}):"
-            f" {why[0].package.name}: {why[0].reason}; fix: {why[0].fix}{more}."
-            " Packing stops unless this is on"
-        )
-        return False
-
-    def show_level_default(self) -> None:
-        level = self.query_one("#pack-level", Input)
-        default = default_level(self.format)
-        level.disabled = default is None
-        level.placeholder = "not compressed" if default is None else f"default {default}"
-        if default is None:
-            level.value = ""
-
-    @on(Select.Changed, "#pack-format")
-    def format_changed(self, event: Select.Changed) -> None:
-        new = str(event.value)
-        if new == self.format:
-            return
-        output = self.query_one("#pack-output", Input)
-        output.value = with_format(output.value, self.format, new)
-        self.format = new
-        self.show_level_default()
-        self.validate_all()
-
-    @on(Switch.Changed, "#pack-force")
-    def force_changed(self) -> None:
-        output = self.query_one("#pack-output", Input)
-        self.query_one("#pack-output-error", FieldError).show(output.validate(output.value))
-
-    @on(Input.Changed)
-    def field_changed(self, event: Input.Changed) -> None:
-        if event.input.id in FIELDS:
-            self.query_one(f"#{event.input.id}-error", FieldError).show(event.validation_result)
+    def choose_kind(self, kind: str) -> None:
+        self.form.choose_kind(kind)
 
     # the job
 
@@ -253,17 +86,29 @@ class PackPane(VerticalScroll):
     def start(self) -> None:
         if self.loaded is None or self.packing:
             return
-        if not self.validate_all():
+        form = self.form
+        if not form.validate_all():
             self.notify("Fix the fields marked ✗ first.", severity="warning")
             return
-        options = self.options()
+        prefix = self.loaded.env.prefix
+        if form.package:
+            request = form.package_request()
+            target = request.output or f"{request.name}-{request.version}-…"
+            self.command = package_command(
+                prefix, request.name, request.version, request.build_number, request.output
+            )
+            self.worker = self.run_build(self.loaded, request)
+        else:
+            options = form.options()
+            target = options.output or f"{self.loaded.env.name}.{form.kind}"
+            self.command = pack_command(prefix, options)
+            self.worker = self.run_pack(self.loaded, options)
         self.started = self.clock()
-        target = options.output or f"{self.loaded.env.name}.{self.format}"
-        self.query_one("#pack-title", Static).update(Text(f"Packing into {target}", style="bold"))
+        verb = "Building" if form.package else "Packing into"
+        self.query_one("#pack-title", Static).update(Text(f"{verb} {target}", style="bold"))
         self.query_one("#pack-bar", ProgressBar).update(total=None, progress=0)
         self.query_one("#pack-stats", Static).update("Planning…")
         self.query_one("#pack-switcher", ContentSwitcher).current = "pack-running"
-        self.worker = self.run_pack(self.loaded, options)
 
     @property
     def packing(self) -> bool:
@@ -282,6 +127,21 @@ class PackPane(VerticalScroll):
         self.worker.cancelled_event.set()
         self.query_one("#pack-stats", Static).update("Cancelling…")
         return True
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pack")
+    def run_build(self, loaded: LoadedEnvironment, request: PackageRequest) -> PackageResult:
+        return build_package(
+            loaded.env,
+            request.name,
+            request.version,
+            request.build_number,
+            output=request.output,
+            level=request.level,
+            threads=request.threads,
+            force=request.force,
+            progress=lambda p: self.post_message(JobProgress("pack", p)),
+            cancel=get_current_worker().cancelled_event,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pack")
     def run_pack(self, loaded: LoadedEnvironment, options: PackOptions) -> PackResult:
@@ -324,7 +184,11 @@ class PackPane(VerticalScroll):
         event.stop()
         switcher = self.query_one("#pack-switcher", ContentSwitcher)
         if event.state is WorkerState.SUCCESS:
-            self.show_done(event.worker.result)
+            result = event.worker.result
+            if isinstance(result, PackageResult):
+                self.show_package(result)
+            else:
+                self.show_done(result)
             switcher.current = "pack-done"
         elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             switcher.current = "pack-form"
@@ -333,7 +197,7 @@ class PackPane(VerticalScroll):
                 self.notify("Pack cancelled; nothing was written.", title="Pack")
             else:
                 show_failure(self.app, "Cannot pack", error)
-            self.validate_all()
+            self.form.validate_all()
 
     def show_done(self, result: PackResult | None) -> None:
         assert result is not None
@@ -356,10 +220,26 @@ class PackPane(VerticalScroll):
             warnings.append(f"! {finding}\n", style="yellow")
         warnings.rstrip()
         table.add_row("warnings", warnings if result.findings else Text("none"))
+        table.add_row("command", Text(self.command, style="cyan"))
         done = Text.assemble(("✓ Done. ", "bold green"), "Unpack it, then source bin/activate.\n")
+        self.query_one("#pack-summary", Static).update(Group(done, table))
+
+    def show_package(self, result: PackageResult) -> None:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        table.add_row("package", Text(f"{result.dist} ({result.format})"))
+        table.add_row("written to", Text(result.output))
+        table.add_row("size", human_bytes(result.size))
+        table.add_row("files", f"{len(result.files):,} packed, {len(result.left_out):,} left out")
+        table.add_row("time", duration(self.clock() - self.started))
+        warnings = Text("\n".join(f"! {w}" for w in result.warnings), style="yellow")
+        table.add_row("warnings", warnings if result.warnings else Text("none"))
+        table.add_row("command", Text(self.command, style="cyan"))
+        done = Text.assemble(("✓ Done. ", "bold green"), "Install it with conda, mamba or pixi.\n")
         self.query_one("#pack-summary", Static).update(Group(done, table))
 
     @on(Button.Pressed, "#pack-again")
     def back_to_form(self) -> None:
         self.query_one("#pack-switcher", ContentSwitcher).current = "pack-form"
-        self.validate_all()
+        self.form.validate_all()

@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from conda_package.core import (
-    Cancelled,
-    PackageResult,
-    Progress,
     RemovalResult,
-    build_package,
     default_backup_path,
     remove_untracked,
 )
@@ -18,19 +14,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, ProgressBar, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.widgets import Button, DataTable, Static
+from textual.worker import Worker, WorkerState
 
 from .display import count, human_bytes
-from .messages import JobProgress
-from .modals import (
-    BuildPackageModal,
-    ConfirmRemovalModal,
-    MessageModal,
-    PackageRequest,
-    RemovalChoice,
-    show_failure,
-)
+from .modals import ConfirmRemovalModal, RemovalChoice, show_failure
 from .model import LoadedEnvironment, file_size
 from .packages import size_cell
 
@@ -52,9 +40,11 @@ class UntrackedPane(Vertical):
         yield Static(id="untracked-summary")
         yield DataTable(id="untracked-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="buttons"):
-            yield Button("Build package…", id="build-package", compact=True)
+            # The Pack tab makes the package: its form, progress and outcome are the same.
+            yield Button(
+                "Build package…", id="build-package", compact=True, action="screen.build_package"
+            )
             yield Button("Remove…", id="remove-untracked", variant="error", compact=True)
-        yield ProgressBar(id="untracked-progress", show_eta=False)
         yield Static(id="untracked-status")
 
     def on_mount(self) -> None:
@@ -62,7 +52,6 @@ class UntrackedPane(Vertical):
         table.add_column("path", key="path")
         table.add_column("size", key="size")
         table.add_column("installed by", key="by")
-        self.query_one("#untracked-progress", ProgressBar).display = False
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:
         self.loaded = loaded
@@ -101,64 +90,11 @@ class UntrackedPane(Vertical):
             button.disabled = not usable
 
     def cancel(self) -> bool:
-        """Stop a package build (removal is not interruptible). False: nothing to stop."""
-        if self.worker is None or self.worker.group != "build" or not self.busy:
-            return False
-        self.worker.cancelled_event.set()
-        self.say("Cancelling…")
-        return True
+        """Removal cannot be interrupted halfway; nothing here to stop."""
+        return False
 
     def say(self, text: str) -> None:
         self.query_one("#untracked-status", Static).update(Text(text))
-
-    # building a package
-
-    @on(Button.Pressed, "#build-package")
-    def ask_build(self) -> None:
-        if self.loaded is None or not self.loaded.env.untracked or self.busy:
-            return
-        name = f"{self.loaded.env.name.lower()}-extras"
-        self.app.push_screen(
-            BuildPackageModal(len(self.loaded.env.untracked), name), self.start_build
-        )
-
-    def start_build(self, request: PackageRequest | None) -> None:
-        if request is None or self.loaded is None:
-            return
-        self.say(f"Building {request.name} {request.version}…")
-        bar = self.query_one("#untracked-progress", ProgressBar)
-        bar.update(total=None, progress=0)
-        bar.display = True
-        self.worker = self.build(self.loaded, request)
-        self.set_buttons()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="build")
-    def build(self, loaded: LoadedEnvironment, request: PackageRequest) -> PackageResult:
-        return build_package(
-            loaded.env,
-            request.name,
-            request.version,
-            request.build_number,
-            output=request.output,
-            progress=lambda p: self.post_message(JobProgress("build", p)),
-            cancel=get_current_worker().cancelled_event,
-        )
-
-    def on_job_progress(self, message: JobProgress) -> None:
-        message.stop()
-        if message.job == "build" and self.busy:
-            self.show_progress(message.progress)
-
-    def show_progress(self, p: Progress) -> None:
-        if self.worker is not None and self.worker.cancelled_event.is_set():
-            return
-        self.query_one("#untracked-progress", ProgressBar).update(
-            total=p.total_bytes or None, progress=p.done_bytes
-        )
-        self.say(
-            f"{p.phase}: {p.done_files:,} of {p.total_files:,} files,"
-            f" {human_bytes(p.done_bytes)} of {human_bytes(p.total_bytes)}"
-        )
 
     # removing the files
 
@@ -192,30 +128,15 @@ class UntrackedPane(Vertical):
         ):
             return
         event.stop()
-        self.query_one("#untracked-progress", ProgressBar).display = False
         self.set_buttons()
         self.say("")
         error = event.worker.error
         if event.state is WorkerState.SUCCESS:
             result = event.worker.result
-            if isinstance(result, PackageResult):
-                self.show_package(result)
-            elif isinstance(result, RemovalResult):
+            if isinstance(result, RemovalResult):
                 self.show_removal(result)
-        elif error is None or isinstance(error, Cancelled):
-            self.notify("Package build cancelled; nothing was written.")
         else:
-            title = "Cannot build the package" if event.worker.group == "build" else "Cannot remove"
-            show_failure(self.app, title, error)
-
-    def show_package(self, result: PackageResult) -> None:
-        lines = [
-            f"{result.dist} ({result.format}, {human_bytes(result.size)})",
-            f"written to {result.output}",
-            f"{count(len(result.files), 'file')} packed, {len(result.left_out):,} left out",
-        ]
-        lines += [f"! {w}" for w in result.warnings]
-        self.app.push_screen(MessageModal("Package built", "\n".join(lines), error=False))
+            show_failure(self.app, "Cannot remove", error)
 
     def show_removal(self, result: RemovalResult) -> None:
         message = f"Removed {count(len(result.removed_files), 'file')}"
