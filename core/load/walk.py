@@ -1,12 +1,22 @@
-"""One walk of a prefix with os.scandir and lstat, applying conda's ignore rules."""
+"""One walk of a prefix with os.scandir and lstat, applying conda's ignore rules.
+
+On NFS, Lustre or GPFS each lstat and directory read is a network round trip (0.2-2 ms),
+so the walk keeps many of them in flight on I/O threads; the result is then put together
+in the order of a sequential depth-first walk, so the model never depends on timing.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import NamedTuple
 
 from ..errors import CondaPackageError
+from ..threads import IOPool
 
 # Top-level names conda never counts as part of an environment's files (conda's own
 # `untracked` used the same list), plus what package managers leave in a prefix.
@@ -66,59 +76,191 @@ _new = tuple.__new__  # a NamedTuple's own __new__ is a Python function: slower 
 # What an archive can carry besides directories; sockets, pipes and devices it cannot (and
 # opening a pipe to read it waits for a writer that never comes).
 _CARRIED = frozenset({stat.S_IFREG, stat.S_IFLNK})
+# lstat calls in one task: enough to amortise the task on a local disk, few enough that a
+# directory of 1,000 files is spread over many threads on a network filesystem.
+STAT_CHUNK = 32
+
+
+@dataclass(slots=True)
+class Listing:
+    """One directory as scanned: entry names in scandir order, each one's lstat (None when
+    it vanished in between), or the error that kept the directory from being listed."""
+
+    names: list[str]
+    stats: list[FileStat | None]
+    error: OSError | None = None
+
+
+def _list(abspath: str, rel: str) -> list[str]:
+    """A directory's names in scandir order, less those conda's rules ignore."""
+    with os.scandir(abspath) as it:
+        if rel in ("", "bin/"):  # the only levels with ignore rules by name
+            return [e.name for e in it if not is_ignored(rel + e.name)]
+        return [e.name for e in it if e.name[-1] != "~"]
+
+
+def _stat(abspath: str, names: list[str]) -> list[FileStat | None]:
+    stats: list[FileStat | None] = []
+    for name in names:
+        try:
+            full = os.lstat(os.path.join(abspath, name))
+        except OSError:
+            stats.append(None)  # removed since it was listed
+            continue
+        stats.append(
+            _new(
+                FileStat,
+                (
+                    full.st_mode,
+                    full.st_size,
+                    full.st_mtime_ns,
+                    full.st_ino,
+                    full.st_dev,
+                    full.st_nlink,
+                ),
+            )
+        )
+    return stats
+
+
+# What a task hands back: applied on the walk's own thread, it yields finished directories.
+_Apply = Callable[[], Iterator[str]]
+
+
+class _Scan:
+    """The walk's bookkeeping, on the calling thread only: tasks run here while the
+    filesystem answers fast, on the pool's threads once it proves slow, and their results
+    come back through one queue."""
+
+    def __init__(self, prefix: str, pool: IOPool | None) -> None:
+        self.pool = pool
+        self.done: SimpleQueue[Callable[[], tuple[_Apply, int]]] = SimpleQueue()
+        self.outstanding = 0
+        self.listings: dict[str, Listing] = {}
+        self.remaining: dict[str, int] = {}  # lstat tasks still out, per directory
+        self.start(self.scan_dir, prefix, "")
+
+    def start(self, task: Callable[..., tuple[_Apply, int]], *args: str | int) -> None:
+        self.outstanding += 1
+        if self.pool is None or self.pool.executor is None:
+            began = time.perf_counter()
+            apply, calls = task(*args)
+            if self.pool is not None:
+                self.pool.note(time.perf_counter() - began, calls)
+            self.done.put(lambda: (apply, calls))
+        else:
+            future = self.pool.submit(task, *args)
+            future.add_done_callback(lambda f: self.done.put(f.result))
+
+    def results(self) -> Iterator[str]:
+        """Apply results as they come; yield each directory once all its lstats are in."""
+        while self.outstanding:
+            apply, _ = self.done.get()()  # re-raises what a task raised
+            self.outstanding -= 1
+            yield from apply()
+
+    def scan_dir(self, abspath: str, rel: str) -> tuple[_Apply, int]:
+        """(I/O thread) List a directory and lstat its first STAT_CHUNK entries."""
+        try:
+            names = _list(abspath, rel)
+        except OSError as exc:
+            listing = Listing([], [], exc)
+        else:
+            listing = Listing(names, _stat(abspath, names[:STAT_CHUNK]))
+        return lambda: self.listed(abspath, rel, listing), 1 + len(listing.stats)
+
+    def listed(self, abspath: str, rel: str, listing: Listing) -> Iterator[str]:
+        self.listings[rel] = listing
+        count = len(listing.names)
+        listing.stats += [None] * (count - len(listing.stats))
+        chunks = range(STAT_CHUNK, count, STAT_CHUNK)
+        self.remaining[rel] = len(chunks)
+        for at in chunks:
+            self.start(self.stat_chunk, abspath, rel, at)
+        return self.stated(abspath, rel, 0, min(count, STAT_CHUNK))
+
+    def stat_chunk(self, abspath: str, rel: str, at: int) -> tuple[_Apply, int]:
+        """(I/O thread) lstat the next STAT_CHUNK entries of a listed directory."""
+        stats = _stat(abspath, self.listings[rel].names[at : at + STAT_CHUNK])
+        return lambda: self.chunk_done(abspath, rel, at, stats), len(stats)
+
+    def chunk_done(
+        self, abspath: str, rel: str, at: int, stats: list[FileStat | None]
+    ) -> Iterator[str]:
+        self.listings[rel].stats[at : at + len(stats)] = stats
+        self.remaining[rel] -= 1
+        return self.stated(abspath, rel, at, at + len(stats))
+
+    def stated(self, abspath: str, rel: str, start: int, stop: int) -> Iterator[str]:
+        listing = self.listings[rel]
+        for name, st in zip(listing.names[start:stop], listing.stats[start:stop], strict=True):
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                self.start(self.scan_dir, os.path.join(abspath, name), f"{rel}{name}/")
+        if not self.remaining[rel]:
+            yield rel
+
+
+# A finished directory: its path ("" or "lib/") and its entries by relative path.
+DirectoryCallback = Callable[[str, dict[str, FileStat]], None]
 
 
 def walk_prefix(
     prefix: str,
+    pool: IOPool | None = None,
+    on_directory: DirectoryCallback | None = None,
 ) -> tuple[dict[str, FileStat], dict[str, FileStat], list[str]]:
     """Scan the prefix once: lstat of every non-directory and of every directory.
 
-    Keys are relative '/'-separated paths. Symlinks are never followed (a symlink to a
-    directory is an entry, not a subtree). The list names the files that are neither
-    regular files nor symlinks (sockets, pipes, devices).
+    Keys are relative '/'-separated paths, in the order of a sequential depth-first walk
+    whatever the pool. Symlinks are never followed (a symlink to a directory is an entry,
+    not a subtree). The list names the files that are neither regular files nor symlinks
+    (sockets, pipes, devices). Without a pool every call is made on this thread, with
+    one on its threads once calls prove slow. `on_directory` hears of each directory as
+    soon as all its entries are known.
     """
+    scan = _Scan(prefix, pool)
+    for rel in scan.results():
+        listing = scan.listings[rel]
+        if on_directory is not None and listing.error is None:
+            on_directory(
+                rel,
+                {
+                    rel + name: st
+                    for name, st in zip(listing.names, listing.stats, strict=True)
+                    if st is not None
+                },
+            )
+    return _assemble(prefix, scan.listings)
+
+
+def _assemble(
+    prefix: str, listings: dict[str, Listing]
+) -> tuple[dict[str, FileStat], dict[str, FileStat], list[str]]:
+    """The walk's result in depth-first order, and the first error on that path."""
     files: dict[str, FileStat] = {}
     dirs: dict[str, FileStat] = {}
     special: list[str] = []
     stack: list[tuple[str, str]] = [(prefix, "")]
     while stack:
         abspath, rel = stack.pop()
-        try:
-            it = os.scandir(abspath)
-        except (FileNotFoundError, NotADirectoryError):
+        listing = listings[rel]
+        error = listing.error
+        if isinstance(error, (FileNotFoundError, NotADirectoryError)):
             continue  # removed or replaced since its parent was listed
-        except OSError as exc:  # skipping it would leave its files out without a word
+        if error is not None:  # skipping it would leave its files out without a word
             raise CondaPackageError(
-                f"{abspath}: cannot list this directory of the environment ({exc.strerror});"
+                f"{abspath}: cannot list this directory of the environment ({error.strerror});"
                 " make it readable (chmod u+rx) or run as its owner"
-            ) from exc
-        with it:
-            check = rel in ("", "bin/")  # the only levels with ignore rules by name
-            for entry in it:
-                relpath = rel + entry.name
-                if (check and is_ignored(relpath)) or relpath[-1] == "~":
-                    continue
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                    full = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                st = _new(
-                    FileStat,
-                    (
-                        full.st_mode,
-                        full.st_size,
-                        full.st_mtime_ns,
-                        full.st_ino,
-                        full.st_dev,
-                        full.st_nlink,
-                    ),
-                )
-                if is_dir:
-                    dirs[relpath] = st
-                    stack.append((entry.path, relpath + "/"))
-                else:
-                    files[relpath] = st
-                    if stat.S_IFMT(full.st_mode) not in _CARRIED:
-                        special.append(relpath)
+            ) from error
+        for name, st in zip(listing.names, listing.stats, strict=True):
+            if st is None:
+                continue
+            relpath = rel + name
+            if stat.S_ISDIR(st.st_mode):
+                dirs[relpath] = st
+                stack.append((os.path.join(abspath, name), relpath + "/"))
+            else:
+                files[relpath] = st
+                if stat.S_IFMT(st.st_mode) not in _CARRIED:
+                    special.append(relpath)
     return files, dirs, special
