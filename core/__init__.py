@@ -24,13 +24,17 @@ _API: dict[str, str] = {
     "resolve_name": "discover",
     # load: the environment model
     "DEMO_MARKER": "load",
+    "DirectoryCallback": "load",
     "Environment": "load",
     "FileStat": "load",
+    "Ownership": "load",
     "PathEntry": "load",
     "PackageRecord": "load",
     "check_prefix": "load",
+    "find_owners": "load",
     "find_prefix_of": "load",
     "is_demo": "load",
+    "read_records": "load",
     "shown_prefix": "load",
     # analyse: relocation findings
     "AnalysisCache": "analyse",
@@ -91,6 +95,8 @@ _API: dict[str, str] = {
     "ProgressCallback": "progress",
     "Throttle": "progress",
     "check_cancel": "progress",
+    "IO_THREADS": "threads",
+    "io_thread_count": "threads",
     "worker_count": "threads",
     "human_bytes": "units",
 }
@@ -140,13 +146,17 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     )
     from .load import (
         DEMO_MARKER,
+        DirectoryCallback,
         Environment,
         FileStat,
+        Ownership,
         PackageRecord,
         PathEntry,
         check_prefix,
+        find_owners,
         find_prefix_of,
         is_demo,
+        read_records,
         shown_prefix,
     )
     from .plan import (
@@ -162,7 +172,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         validate,
     )
     from .progress import Progress, ProgressCallback, Throttle, check_cancel
-    from .threads import worker_count
+    from .threads import IO_THREADS, io_thread_count, worker_count
     from .units import human_bytes
     from .untracked import RemovalResult, default_backup_path, remove_untracked
     from .write import FileMode, PackResult, Relocation, pack

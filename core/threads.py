@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,6 +52,7 @@ class IOPool:
         self.threads = io_thread_count(threads)
         self.slow = False
         self._streak = 0
+        self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> IOPool:
@@ -69,12 +71,15 @@ class IOPool:
         """The threads, when calls have proved slow and more than one thread is allowed."""
         if not self.slow or self.threads == 1:
             return None
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.threads, "io")
-        return self._executor
+        with self._lock:  # the packer's workers may ask at once
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.threads, "io")
+            return self._executor
 
     def note(self, seconds: float, calls: int) -> None:
-        """`calls` filesystem calls took `seconds` on this thread."""
+        """`calls` filesystem calls took `seconds` on this thread (0 calls: not a measure)."""
+        if not calls:
+            return
         self._streak = self._streak + 1 if seconds > SLOW_CALL_S * calls else 0
         if self._streak >= SLOW_RUNS:
             self.slow = True
@@ -86,25 +91,27 @@ class IOPool:
         self.note(time.perf_counter() - start, calls)
         return result
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], calls: int = 1) -> Iterator[R]:
-        """fn (making `calls` filesystem calls) over items, results in order: here and
-        timed until the calls prove slow, then the rest on the threads."""
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], calls: Callable[[T], int] | int = 1
+    ) -> Iterator[R]:
+        """fn over items, results in order: here and timed until the calls prove slow,
+        then the rest on the threads. `calls`: the filesystem calls fn makes for an item
+        (0: its time says nothing of the filesystem)."""
         todo = iter(items)
         head: list[R] = []
-        while self.executor is None:
-            item = next(todo, _END)
-            if item is _END:
+        while (executor := self.executor) is None:
+            for item in todo:
+                head.append(self.timed(fn, item, calls=calls(item) if callable(calls) else calls))
+                if self.slow:
+                    break
+            else:
                 return iter(head)
-            head.append(self.timed(fn, item, calls=calls))
-        return _chain(head, self.executor.map(fn, todo))
+        return _chain(head, executor.map(fn, todo))
 
     def submit(self, fn: Callable[..., R], *args: object) -> Future[R]:
         """fn on the threads (call only when `executor` is not None)."""
         assert self._executor is not None
         return self._executor.submit(fn, *args)
-
-
-_END = object()
 
 
 def _chain(head: list[R], rest: Iterator[R]) -> Iterator[R]:

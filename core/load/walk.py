@@ -51,6 +51,12 @@ def is_ignored(relpath: str) -> bool:
     return top == "bin" and "/" not in rest and rest in IGNORED_BIN
 
 
+def is_walked(relpath: str) -> bool:
+    """Whether the walk reaches `relpath`: neither it nor a folder on its way is ignored."""
+    parts = relpath.split("/")
+    return not any(is_ignored("/".join(parts[: i + 1])) for i in range(len(parts)))
+
+
 class FileStat(NamedTuple):
     """What the model keeps of an lstat, named as in os.stat_result.
 

@@ -10,7 +10,7 @@ from ..archive import default_level, format_from_path, validate_level
 from ..errors import OutputExists, OutputInsideEnvironment, UsageError
 from ..load import Environment
 from ..paths import inside
-from ..threads import worker_count
+from ..threads import io_thread_count, worker_count
 from .subdirs import subdir_from_options
 
 
@@ -22,6 +22,7 @@ class PackOptions:
     format: str | None = None
     level: int | None = None
     threads: int = 0
+    io_threads: int = 0  # calls waiting on the filesystem at once (0: IO_THREADS)
     force: bool = False
     ignore_missing_files: bool = False
     ignore_editable_packages: bool = False
@@ -99,6 +100,7 @@ class PackSettings:
     format: str
     level: int | None
     threads: int
+    io_threads: int
     subdir: str | None
     relocate_prefix: str | None
 
@@ -120,6 +122,7 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         format=fmt,
         level=validate_level(fmt, level),
         threads=worker_count(options.threads),
+        io_threads=io_thread_count(options.io_threads),
         subdir=subdir,
         relocate_prefix=check_relocate_prefix(options.relocate_prefix),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Literal, NamedTuple
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
 from ..load import Environment, pyc_source
 from ..paths import fsencode
+from ..threads import IOPool
 
 STATE_DIR = "conda-meta/conda-package"
 _NS = 1_000_000_000  # mtimes in whole seconds, as tar keeps them
@@ -62,6 +64,10 @@ class PackPlan:
         return tuple(e for e in self.entries if e.kind != "dir")
 
 
+def _readlink(prefix: str, name: str) -> str:
+    return os.readlink(os.path.join(prefix, name))
+
+
 def make_plan(
     env: Environment,
     *,
@@ -69,8 +75,12 @@ def make_plan(
     ignore_missing_files: bool = False,
     ignore_editable_packages: bool = False,
     relocate_prefix: str | None = None,
+    pool: IOPool | None = None,
 ) -> PackPlan:
-    """Decide every entry from the loaded model alone; errors for what would not work."""
+    """Decide every entry from the loaded model alone; errors for what would not work.
+
+    The model has no symlink targets: they are read here, on the pool's threads when the
+    filesystem is slow."""
     missing = tuple(f"{m.package.dist}: {m.path}" for m in env.missing)
     if missing and not ignore_missing_files:
         by_pkg: dict[str, list[str]] = {}
@@ -129,13 +139,16 @@ def make_plan(
     firsts: dict[tuple[int, int, str], str] = {}
     owners = env.owners
     files = env.files
+    links = [name for name, st in files.items() if stat.S_ISLNK(st.st_mode)]
+    read = functools.partial(_readlink, env.prefix)
+    targets = dict(zip(links, pool.map(read, links) if pool else map(read, links), strict=True))
     for name in sorted(files):
         st = files[name]
         mtime = st.st_mtime_ns // _NS
         owner = owners.get(name)
         dist = owner.dist if owner else ""
         if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(os.path.join(env.prefix, name))
+            target = targets[name]
             # PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist), made faster
             entries.append(
                 _new(

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from ..archive import ArchiveEntry, ArchiveWriter, TarWriter, open_writer
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
-from ..plan import PackOptions, PackPlan, PlanEntry, make_plan, validate
+from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
+from ..threads import IOPool
 from .generated import generated_entries
 from .prepare import Preparer, Relocation
 from .rewrite import RewriteReader
@@ -60,20 +61,38 @@ def pack(
     options = options or PackOptions()
     start = time.perf_counter()
     settings = validate(env, options)
+    io = IOPool(settings.io_threads)
+    try:
+        plan = make_plan(
+            env,
+            subdir=settings.subdir,
+            ignore_missing_files=options.ignore_missing_files,
+            ignore_editable_packages=options.ignore_editable_packages,
+            relocate_prefix=settings.relocate_prefix,
+            pool=io,
+        )
+        return _pack(env, options, settings, plan, io, progress, cancel, start)
+    finally:
+        io.close()
+
+
+def _pack(
+    env: Environment,
+    options: PackOptions,
+    settings: PackSettings,
+    plan: PackPlan,
+    io: IOPool,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    start: float,
+) -> PackResult:
     output, fmt, relocate = settings.output, settings.format, settings.relocate_prefix
-    plan = make_plan(
-        env,
-        subdir=settings.subdir,
-        ignore_missing_files=options.ignore_missing_files,
-        ignore_editable_packages=options.ignore_editable_packages,
-        relocate_prefix=relocate,
-    )
     result = PackResult(None if options.dry_run else output, fmt, plan)
     result.findings += [
         f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
         for path in plan.special
     ]
-    prep = Preparer(env, options)
+    prep = Preparer(env, options, io)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
     writer = None

@@ -19,7 +19,7 @@ from ..archive import CompressedRun, TarMembers
 from ..errors import CondaPackageError
 from ..plan import PlanEntry
 from ..progress import check_cancel
-from .files import current_size, open_file, read_file
+from .files import current_size, open_file
 from .prepare import Prepared, Preparer
 from .rewrite import Rewrite
 
@@ -54,15 +54,9 @@ def prepare_batch(prep: Preparer, entries: list[PlanEntry], seal: _Seal | None, 
     here too, so that this is done in parallel and the writer gets the run in one piece."""
     batch = Batch(size)
     members = TarMembers()
-    for entry in entries:
-        content = None
-        if entry.kind == "file" and entry.action == "copy" and not prep.fix_rpath:
-            content = read_file(prep.path(entry), entry.size)  # most files: nothing more to do
-        elif entry.kind == "file":
-            prepared = prep(entry)
-            content = prepared.content
-            if noteworthy(prepared):
-                batch.notes.append((entry, prepared))
+    for entry, (content, prepared) in zip(entries, prep.read_all(entries), strict=True):
+        if prepared is not None and noteworthy(prepared):
+            batch.notes.append((entry, prepared))
         elif entry.kind == "hardlink":
             batch.notes.append((entry, None))  # relocated when its target is
         if seal is not None:
