@@ -96,6 +96,7 @@ _API: dict[str, str] = {
     "Throttle": "progress",
     "check_cancel": "progress",
     "IO_THREADS": "threads",
+    "IOPool": "threads",
     "io_thread_count": "threads",
     "worker_count": "threads",
     "human_bytes": "units",
@@ -172,7 +173,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         validate,
     )
     from .progress import Progress, ProgressCallback, Throttle, check_cancel
-    from .threads import IO_THREADS, io_thread_count, worker_count
+    from .threads import IO_THREADS, IOPool, io_thread_count, worker_count
     from .units import human_bytes
     from .untracked import RemovalResult, default_backup_path, remove_untracked
     from .write import FileMode, PackResult, Relocation, pack
