@@ -67,9 +67,14 @@ def _operations(source: str, delay: float) -> Any:
                 raise mfusepy.FuseOSError(errno.EACCES)
             return 0
 
-        def readdir(self, path: str, fh: int) -> list[str]:
+        def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
+            """Names with their inode numbers: with use_ino, an entry numbered 0 is dropped."""
             time.sleep(delay)
-            return [".", "..", *os.listdir(self._path(path))]
+            here = os.lstat(self._path(path)).st_ino
+            found = [(".", {"st_ino": here}, 0), ("..", {"st_ino": here}, 0)]
+            with os.scandir(self._path(path)) as entries:
+                found += [(e.name, {"st_ino": e.inode()}, 0) for e in entries]
+            return found
 
         def open(self, path: str, flags: int) -> int:
             time.sleep(delay)
@@ -103,6 +108,7 @@ def serve(source: str, mountpoint: str, delay_ms: float, threads: int, cache_s: 
         default_permissions=True,
         allow_other=os.geteuid() == 0,
         fsname="slowfs",
+        use_ino=True,  # the source's inode numbers: hard links stay recognisable
         entry_timeout=cache_s,
         attr_timeout=cache_s,
         negative_timeout=0,
