@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -23,7 +24,8 @@ def worker_count(threads: int) -> int:
 
 
 # Calls that wait on the filesystem at once when loading and packing. A network filesystem
-# answers many requests in parallel; 64 was the knee on a 1 ms mount (README, Performance).
+# answers many requests in parallel: at 1 ms per call the walk gains little past 16 threads,
+# at 2 ms past 32; threads start only where calls are slow (README, Performance).
 IO_THREADS = 64
 # A call slower than this is a round trip to a server (or a cold disk): worth a thread.
 # Warm local lstat, open and directory reads take 1-10 microseconds.
@@ -44,8 +46,8 @@ class IOPool:
     """Threads for calls that wait on the filesystem, started only once calls prove slow.
 
     On a local disk a call takes microseconds and threads only add GIL hand-overs, so the
-    work runs on the caller's thread; `timed` measures it, and the first slow measure sends
-    all later work to the threads, where round trips to a server overlap.
+    work runs on the caller's thread; `timed` measures it, and SLOW_RUNS slow measures in
+    a row send all later work to the threads, where round trips to a server overlap.
     """
 
     def __init__(self, threads: int = 0) -> None:
@@ -99,14 +101,11 @@ class IOPool:
         (0: its time says nothing of the filesystem)."""
         todo = iter(items)
         head: list[R] = []
-        while (executor := self.executor) is None:
-            for item in todo:
-                head.append(self.timed(fn, item, calls=calls(item) if callable(calls) else calls))
-                if self.slow:
-                    break
-            else:
-                return iter(head)
-        return _chain(head, executor.map(fn, todo))
+        for item in todo:
+            if (executor := self.executor) is not None:
+                return _chain(head, executor.map(fn, itertools.chain((item,), todo)))
+            head.append(self.timed(fn, item, calls=calls(item) if callable(calls) else calls))
+        return iter(head)
 
     def submit(self, fn: Callable[..., R], *args: object) -> Future[R]:
         """fn on the threads (call only when `executor` is not None)."""

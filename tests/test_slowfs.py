@@ -163,8 +163,9 @@ def test_files_vanishing_mid_walk_are_left_out(slow_source):
             for child in sorted(doomed.iterdir())[::2]:
                 child.unlink()
 
-    with slowfs.mount(src, mnt, delay_ms=2) as mount:
-        files, dirs, _ = walk_prefix(str(mount), IOPool(16), remove_some)
+    with slowfs.mount(src, mnt, delay_ms=2) as mount, IOPool(16) as pool:
+        files, dirs, _ = walk_prefix(str(mount), pool, remove_some)
+    assert pool.slow  # the calls were found slow: the walk went to the threads
     after = {p.relative_to(src).as_posix() for p in src.rglob("*")}
     found = set(files) | set(dirs)
     assert after <= found <= before  # nothing invented, nothing left that is still there
