@@ -14,7 +14,7 @@ For each delay the commands take turns, one run each, in their own processes:
 
 An untimed pack first puts the same state before every command: the kernel knows every
 inode and holds the contents in its page cache, as an NFS client does. Between runs the
-mount's entry and attribute caches (1 s) run out, so every lookup, open and directory read
+mount's entry and attribute caches (3 s) run out, so every lookup, open and directory read
 is a round trip again. --cold drops the page cache (`echo 3 > /proc/sys/vm/drop_caches`,
 root) before each run instead, and adds a local-disk pack with and without it. --sweep
 times the load at 1 ms for 1-256 I/O threads (the choice of IO_THREADS).
@@ -34,7 +34,7 @@ from pathlib import Path
 import slowfs
 
 BIN = Path(sys.executable).parent
-CACHE_S = 1.2  # the mount's entry and attribute caches last 1 s: wait them out
+CACHE_S = 3.2  # the mount's entry and attribute caches last 3 s: wait them out
 
 LOAD = """
 import sys, time
