@@ -6,6 +6,7 @@ import os
 import posixpath
 import re
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import BinaryIO
@@ -57,13 +58,17 @@ class Environment:
         """Read the records and walk the prefix once; no file contents are read.
 
         `io_threads` calls wait on the filesystem at once (0: IO_THREADS); `records`, when
-        given, are those read_records already gave; `on_directory` hears of the walk.
+        given, are those read_records already gave; `on_directory` hears of the walk (on
+        another thread).
         """
         prefix = check_prefix(prefix)
-        with IOPool(io_threads) as pool:
+        # The walk waits on the filesystem and the records on the JSON parser: overlap them
+        # (on a local disk too, where the pool keeps to the calling threads).
+        with IOPool(io_threads) as pool, ThreadPoolExecutor(1) as helper:
+            walked = helper.submit(walk_prefix, prefix, pool, on_directory)
             if records is None:
                 records = read_records(prefix, pool)
-            files, dirs, special = walk_prefix(prefix, pool, on_directory)
+            files, dirs, special = walked.result()
         owners: dict[str, PackageRecord] = {}
         missing: list[MissingFile] = []
         modified: list[str] = []

@@ -106,10 +106,11 @@ def _list(abspath: str, rel: str) -> list[str]:
 
 
 def _stat(abspath: str, names: list[str]) -> list[FileStat | None]:
+    lstat = os.lstat
     stats: list[FileStat | None] = []
     for name in names:
         try:
-            full = os.lstat(os.path.join(abspath, name))
+            full = lstat(f"{abspath}/{name}")
         except OSError:
             stats.append(None)  # removed since it was listed
             continue
@@ -201,7 +202,7 @@ class _Scan:
         listing = self.listings[rel]
         for name, st in zip(listing.names[start:stop], listing.stats[start:stop], strict=True):
             if st is not None and stat.S_ISDIR(st.st_mode):
-                self.start(self.scan_dir, os.path.join(abspath, name), f"{rel}{name}/")
+                self.start(self.scan_dir, f"{abspath}/{name}", f"{rel}{name}/")
         if not self.remaining[rel]:
             yield rel
 
@@ -264,7 +265,7 @@ def _assemble(
             relpath = rel + name
             if stat.S_ISDIR(st.st_mode):
                 dirs[relpath] = st
-                stack.append((os.path.join(abspath, name), relpath + "/"))
+                stack.append((f"{abspath}/{name}", relpath + "/"))
             else:
                 files[relpath] = st
                 if stat.S_IFMT(st.st_mode) not in _CARRIED:
