@@ -82,6 +82,7 @@ _new = tuple.__new__  # a NamedTuple's own __new__ is a Python function: slower 
 # What an archive can carry besides directories; sockets, pipes and devices it cannot (and
 # opening a pipe to read it waits for a writer that never comes).
 _CARRIED = frozenset({stat.S_IFREG, stat.S_IFLNK})
+_IFMT, _IFDIR = 0o170000, stat.S_IFDIR
 # lstat calls in one task: enough to amortise the task on a local disk, few enough that a
 # directory of 1,000 files is spread over many threads on a network filesystem.
 STAT_CHUNK = 32
@@ -89,28 +90,27 @@ STAT_CHUNK = 32
 
 @dataclass(slots=True)
 class Listing:
-    """One directory as scanned: entry names in scandir order, each one's lstat (None when
+    """One directory as scanned: its entries in scandir order, each one's lstat (None when
     it vanished in between), or the error that kept the directory from being listed."""
 
-    names: list[str]
+    entries: list[os.DirEntry[str]]
     stats: list[FileStat | None]
     error: OSError | None = None
 
 
-def _list(abspath: str, rel: str) -> list[str]:
-    """A directory's names in scandir order, less those conda's rules ignore."""
+def _list(abspath: str, rel: str) -> list[os.DirEntry[str]]:
+    """A directory's entries in scandir order, less those conda's rules ignore."""
     with os.scandir(abspath) as it:
         if rel in ("", "bin/"):  # the only levels with ignore rules by name
-            return [e.name for e in it if not is_ignored(rel + e.name)]
-        return [e.name for e in it if e.name[-1] != "~"]
+            return [e for e in it if not is_ignored(rel + e.name)]
+        return [e for e in it if e.name[-1] != "~"]
 
 
-def _stat(abspath: str, names: list[str]) -> list[FileStat | None]:
-    lstat = os.lstat
+def _stat(entries: list[os.DirEntry[str]]) -> list[FileStat | None]:
     stats: list[FileStat | None] = []
-    for name in names:
+    for entry in entries:
         try:
-            full = lstat(f"{abspath}/{name}")
+            full = entry.stat(follow_symlinks=False)
         except OSError:
             stats.append(None)  # removed since it was listed
             continue
@@ -139,13 +139,14 @@ class _Scan:
     filesystem answers fast, on the pool's threads once it proves slow, and their results
     come back through one queue."""
 
-    def __init__(self, prefix: str, pool: IOPool | None) -> None:
+    def __init__(self, todo: list[tuple[str, str]], pool: IOPool | None) -> None:
         self.pool = pool
         self.done: SimpleQueue[Callable[[], tuple[_Apply, int]]] = SimpleQueue()
         self.outstanding = 0
         self.listings: dict[str, Listing] = {}
         self.remaining: dict[str, int] = {}  # lstat tasks still out, per directory
-        self.start(self.scan_dir, prefix, "")
+        for abspath, rel in todo:
+            self.start(self.scan_dir, abspath, rel)
 
     def start(self, task: Callable[..., tuple[_Apply, int]], *args: str | int) -> None:
         self.outstanding += 1
@@ -169,16 +170,16 @@ class _Scan:
     def scan_dir(self, abspath: str, rel: str) -> tuple[_Apply, int]:
         """(I/O thread) List a directory and lstat its first STAT_CHUNK entries."""
         try:
-            names = _list(abspath, rel)
+            entries = _list(abspath, rel)
         except OSError as exc:
             listing = Listing([], [], exc)
         else:
-            listing = Listing(names, _stat(abspath, names[:STAT_CHUNK]))
+            listing = Listing(entries, _stat(entries[:STAT_CHUNK]))
         return lambda: self.listed(abspath, rel, listing), 1 + len(listing.stats)
 
     def listed(self, abspath: str, rel: str, listing: Listing) -> Iterator[str]:
         self.listings[rel] = listing
-        count = len(listing.names)
+        count = len(listing.entries)
         listing.stats += [None] * (count - len(listing.stats))
         chunks = range(STAT_CHUNK, count, STAT_CHUNK)
         self.remaining[rel] = len(chunks)
@@ -188,7 +189,7 @@ class _Scan:
 
     def stat_chunk(self, abspath: str, rel: str, at: int) -> tuple[_Apply, int]:
         """(I/O thread) lstat the next STAT_CHUNK entries of a listed directory."""
-        stats = _stat(abspath, self.listings[rel].names[at : at + STAT_CHUNK])
+        stats = _stat(self.listings[rel].entries[at : at + STAT_CHUNK])
         return lambda: self.chunk_done(abspath, rel, at, stats), len(stats)
 
     def chunk_done(
@@ -200,9 +201,9 @@ class _Scan:
 
     def stated(self, abspath: str, rel: str, start: int, stop: int) -> Iterator[str]:
         listing = self.listings[rel]
-        for name, st in zip(listing.names[start:stop], listing.stats[start:stop], strict=True):
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                self.start(self.scan_dir, f"{abspath}/{name}", f"{rel}{name}/")
+        for entry, st in zip(listing.entries[start:stop], listing.stats[start:stop], strict=True):
+            if st is not None and st[0] & _IFMT == _IFDIR:
+                self.start(self.scan_dir, entry.path, f"{rel}{entry.name}/")
         if not self.remaining[rel]:
             yield rel
 
@@ -225,49 +226,87 @@ def walk_prefix(
     one on its threads once calls prove slow. `on_directory` hears of each directory as
     soon as all its entries are known.
     """
-    scan = _Scan(prefix, pool)
-    for rel in scan.results():
-        listing = scan.listings[rel]
-        if on_directory is not None and listing.error is None:
-            on_directory(
-                rel,
-                {
-                    rel + name: st
-                    for name, st in zip(listing.names, listing.stats, strict=True)
-                    if st is not None
-                },
-            )
-    return _assemble(prefix, scan.listings)
-
-
-def _assemble(
-    prefix: str, listings: dict[str, Listing]
-) -> tuple[dict[str, FileStat], dict[str, FileStat], list[str]]:
-    """The walk's result in depth-first order, and the first error on that path."""
     files: dict[str, FileStat] = {}
     dirs: dict[str, FileStat] = {}
     special: list[str] = []
     stack: list[tuple[str, str]] = [(prefix, "")]
+    # Here, one directory at a time, while calls are fast (a local disk: no thread pays).
+    while stack and (pool is None or pool.executor is None):
+        began = time.perf_counter()
+        abspath, rel = stack.pop()
+        try:
+            entries = _list(abspath, rel)
+        except OSError as exc:
+            _check_listed(abspath, exc)
+            continue
+        stats = _stat(entries)
+        if pool is not None:
+            pool.note(time.perf_counter() - began, 1 + len(entries))
+        _add(rel, entries, stats, stack, files, dirs, special)
+        if on_directory is not None:
+            on_directory(rel, _found(rel, entries, stats))
+    if stack:  # the calls proved slow: the rest of the tree on the pool's threads
+        scan = _Scan(stack[::-1], pool)
+        for rel in scan.results():
+            listing = scan.listings[rel]
+            if on_directory is not None and listing.error is None:
+                on_directory(rel, _found(rel, listing.entries, listing.stats))
+        _assemble(stack, scan.listings, files, dirs, special)
+    return files, dirs, special
+
+
+def _found(
+    rel: str, entries: list[os.DirEntry[str]], stats: list[FileStat | None]
+) -> dict[str, FileStat]:
+    return {rel + e.name: st for e, st in zip(entries, stats, strict=True) if st is not None}
+
+
+def _check_listed(abspath: str, error: OSError) -> None:
+    """A directory gone since its parent was listed is skipped; any other error is told."""
+    if not isinstance(error, (FileNotFoundError, NotADirectoryError)):
+        raise CondaPackageError(
+            f"{abspath}: cannot list this directory of the environment ({error.strerror});"
+            " make it readable (chmod u+rx) or run as its owner"
+        ) from error
+
+
+def _add(
+    rel: str,
+    entries: list[os.DirEntry[str]],
+    stats: list[FileStat | None],
+    stack: list[tuple[str, str]],
+    files: dict[str, FileStat],
+    dirs: dict[str, FileStat],
+    special: list[str],
+) -> None:
+    """One directory's entries into the result; its subdirectories onto the stack."""
+    for entry, st in zip(entries, stats, strict=True):
+        if st is None:
+            continue  # removed since it was listed
+        relpath = rel + entry.name
+        kind = st[0] & _IFMT  # st_mode's file type, without two calls per file
+        if kind == _IFDIR:
+            dirs[relpath] = st
+            stack.append((entry.path, relpath + "/"))
+        else:
+            files[relpath] = st
+            if kind not in _CARRIED:
+                special.append(relpath)
+
+
+def _assemble(
+    stack: list[tuple[str, str]],
+    listings: dict[str, Listing],
+    files: dict[str, FileStat],
+    dirs: dict[str, FileStat],
+    special: list[str],
+) -> None:
+    """Go on with the depth-first walk from `stack` over what the threads listed: the
+    order, and the first error on the way, of a walk done one directory at a time."""
     while stack:
         abspath, rel = stack.pop()
         listing = listings[rel]
-        error = listing.error
-        if isinstance(error, (FileNotFoundError, NotADirectoryError)):
-            continue  # removed or replaced since its parent was listed
-        if error is not None:  # skipping it would leave its files out without a word
-            raise CondaPackageError(
-                f"{abspath}: cannot list this directory of the environment ({error.strerror});"
-                " make it readable (chmod u+rx) or run as its owner"
-            ) from error
-        for name, st in zip(listing.names, listing.stats, strict=True):
-            if st is None:
-                continue
-            relpath = rel + name
-            if stat.S_ISDIR(st.st_mode):
-                dirs[relpath] = st
-                stack.append((f"{abspath}/{name}", relpath + "/"))
-            else:
-                files[relpath] = st
-                if stat.S_IFMT(st.st_mode) not in _CARRIED:
-                    special.append(relpath)
-    return files, dirs, special
+        if listing.error is not None:
+            _check_listed(abspath, listing.error)
+            continue
+        _add(rel, listing.entries, listing.stats, stack, files, dirs, special)
