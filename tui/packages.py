@@ -82,9 +82,7 @@ class PackagesTable(DataTable):
         if {row.value for row in self.rows} != names:
             self.show_records(loaded.env.records)
         for name in names:
-            self.update_cell(
-                name, "size", size_cell(loaded.package_sizes[name]), update_width=True
-            )
+            self.update_cell(name, "size", size_cell(loaded.package_sizes[name]), update_width=True)
         self.apply_sort()
 
     def apply_sort(self) -> None:
