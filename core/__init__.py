@@ -25,15 +25,19 @@ _API: dict[str, str] = {
     # load: the environment model
     "DEMO_MARKER": "load",
     "DiagnosisCause": "load",
+    "DirectoryCallback": "load",
     "Environment": "load",
     "FileStat": "load",
+    "Ownership": "load",
     "PackageDiagnosis": "load",
-    "PathEntry": "load",
     "PackageRecord": "load",
+    "PathEntry": "load",
     "check_prefix": "load",
     "diagnose": "load",
+    "find_owners": "load",
     "find_prefix_of": "load",
     "is_demo": "load",
+    "read_records": "load",
     "shown_prefix": "load",
     # analyse: relocation findings
     "AnalysisCache": "analyse",
@@ -124,6 +128,9 @@ _API: dict[str, str] = {
     "ProgressCallback": "progress",
     "Throttle": "progress",
     "check_cancel": "progress",
+    "IO_THREADS": "threads",
+    "IOPool": "threads",
+    "io_thread_count": "threads",
     "worker_count": "threads",
     "human_bytes": "units",
 }
@@ -191,15 +198,19 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from .load import (
         DEMO_MARKER,
         DiagnosisCause,
+        DirectoryCallback,
         Environment,
         FileStat,
+        Ownership,
         PackageDiagnosis,
         PackageRecord,
         PathEntry,
         check_prefix,
         diagnose,
+        find_owners,
         find_prefix_of,
         is_demo,
+        read_records,
         shown_prefix,
     )
     from .plan import (
@@ -223,7 +234,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         validate,
     )
     from .progress import Progress, ProgressCallback, Throttle, check_cancel
-    from .threads import worker_count
+    from .threads import IO_THREADS, IOPool, io_thread_count, worker_count
     from .units import human_bytes
     from .untracked import RemovalResult, default_backup_path, remove_untracked
     from .write import (

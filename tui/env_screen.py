@@ -8,6 +8,7 @@ from typing import ClassVar
 from conda_package.core import (
     AnalysisCache,
     Cancelled,
+    PackageRecord,
     RelocationReport,
     analyse,
     default_cache,
@@ -23,15 +24,17 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from .display import count
 from .files import FilesPane
-from .messages import JobProgress, LeaveEnvironment
+from .messages import JobProgress, LeaveEnvironment, RecordsRead, WalkProgress
 from .modals import show_failure
-from .model import LoadedEnvironment
+from .model import FileIndex, LoadedEnvironment
 from .overview import OverviewPane
 from .packages import PackagesTable
 from .packing import PACKAGE, PackPane
 from .relocation import RelocationPane
 from .untracked import EnvironmentChanged, UntrackedPane
 
+# Panes that need the whole walk; the package table and the Files tree fill before it ends.
+AFTER_WALK = ("#overview-pane", "#untracked-pane", "#relocation-pane", "#pack-pane")
 TAB_FOCUS = {
     "packages": "#packages-table",
     "files": "#files-tree",
@@ -94,12 +97,46 @@ class EnvironmentScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def load(self) -> LoadedEnvironment:
-        return LoadedEnvironment.load(self.prefix)
+        worker = get_current_worker()
+
+        def records_read(records: tuple[PackageRecord, ...]) -> None:
+            if worker.is_cancelled:  # a newer load replaced this one: stop the walk
+                raise Cancelled("loading cancelled")
+            self.post_message(RecordsRead(records))
+
+        def walked(index: FileIndex) -> None:
+            if worker.is_cancelled:
+                raise Cancelled("loading cancelled")
+            self.post_message(WalkProgress(index))
+
+        return LoadedEnvironment.load(self.prefix, records_read, walked)
+
+    def on_records_read(self, message: RecordsRead) -> None:
+        """On a network filesystem the walk takes seconds: show what is known already."""
+        if self.loaded is not None:
+            return  # loading again: the tabs show the last load until this one ends
+        self.query_one("#tabs", TabbedContent).loading = False
+        for pane in AFTER_WALK:
+            self.query_one(pane).loading = True
+        self.query_one(PackagesTable).show_records(message.records)
+        self.say(f"{count(len(message.records), 'package')}; walking the files…")
+
+    def on_walk_progress(self, message: WalkProgress) -> None:
+        if self.loaded is None:
+            self.query_one(FilesPane).show_walk(self.prefix, message.index)
+            packages = count(self.query_one(PackagesTable).row_count, "package")
+            found = count(message.index.counts[""], "file")
+            self.say(f"{packages}; walking the files… {found} so far")
+
+    def end_loading(self) -> None:
+        self.query_one("#tabs", TabbedContent).loading = False
+        for pane in AFTER_WALK:
+            self.query_one(pane).loading = False
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:
         self.loaded = loaded
         env = loaded.env
-        self.query_one("#tabs", TabbedContent).loading = False
+        self.end_loading()
         self.query_one(OverviewPane).show_environment(loaded)
         self.query_one(PackagesTable).show_environment(loaded)
         self.query_one(FilesPane).show_environment(loaded)
@@ -165,7 +202,7 @@ class EnvironmentScreen(Screen[None]):
                 self.show_report(worker.result)
         elif event.state is WorkerState.ERROR:
             if worker.group == "load":
-                self.query_one("#tabs", TabbedContent).loading = False
+                self.end_loading()
                 self.say("Could not load the environment.")
                 show_failure(self.app, "Cannot open the environment", worker.error)
             elif worker.group == "analysis" and not isinstance(worker.error, Cancelled):

@@ -68,7 +68,7 @@ class FilesPane(Horizontal):
         self.findings = {}
         self.untracked = frozenset(loaded.env.untracked)
         self.modified = frozenset(loaded.env.modified)
-        self.apply_filter(self.query_one("#files-filter", Input).value)
+        self.apply_filter(self.query_one("#files-filter", Input).value, keep_open=True)
 
     def show_report(self, report: RelocationReport) -> None:
         """Badges such as "elf" need the analysis: relabel the nodes that exist so far."""
@@ -87,38 +87,61 @@ class FilesPane(Horizontal):
 
     # the tree
 
-    def apply_filter(self, text: str) -> None:
+    def show_walk(self, prefix: str, index: FileIndex) -> None:
+        """The files the walk has found so far: sizes and names; owners come at its end."""
+        if self.loaded is None:
+            self.index = index
+            summary = f"{count(index.counts[''], 'file')} so far, largest first; walking…"
+            self.redraw(prefix, summary)
+
+    def apply_filter(self, text: str, keep_open: bool = False) -> None:
         if self.loaded is None:
             return
         env = self.loaded.env
         needle = text.strip().lower()
         if needle:
             matches = [p for p in env.files if needle in p.lower()]
-            self.index = FileIndex.build(env, matches)
+            self.index = FileIndex.build(env.files, env.dirs, matches)
             summary = f"{count(len(matches), 'file')} match {needle!r}"
         else:
             self.index = self.loaded.index
             summary = f"{count(len(env.files), 'file')}, largest first"
+        few = bool(needle) and len(matches) < EXPAND_ALL_BELOW
+        self.redraw(env.prefix, summary, expand_all=few, keep_open=keep_open)
+
+    def redraw(
+        self, prefix: str, summary: str, expand_all: bool = False, keep_open: bool = True
+    ) -> None:
+        """The tree anew from self.index; with keep_open, folders open now stay open."""
+        assert self.index is not None
         self.query_one("#files-summary", Static).update(Text(summary, style="dim"))
         tree = self.query_one("#files-tree", Tree)
+        opened: set[str] = set()
+        stack = list(tree.root.children) if keep_open else []
+        while stack:
+            node = stack.pop()
+            if node.is_expanded:
+                opened.add(node.data or "")
+                stack.extend(node.children)
         tree.clear()
         tree.root.set_label(
-            Text.assemble(
-                (f"{human_bytes(self.index.sizes['']):>10}  ", "dim"), (env.prefix, "bold")
-            )
+            Text.assemble((f"{human_bytes(self.index.sizes['']):>10}  ", "dim"), (prefix, "bold"))
         )
-        self.populate(tree.root, expand_all=bool(needle) and len(matches) < EXPAND_ALL_BELOW)
+        self.populate(tree.root, expand_all=expand_all, opened=opened)
         tree.root.expand()
 
-    def populate(self, node: TreeNode[str], expand_all: bool = False) -> None:
-        """Add a folder's entries to its node; done once, when the folder is first opened."""
+    def populate(
+        self, node: TreeNode[str], expand_all: bool = False, opened: set[str] | None = None
+    ) -> None:
+        """Add a folder's entries to its node; done once, when the folder is first opened
+        (and again for the folders in `opened` when the tree is redrawn)."""
         assert self.index is not None
         for path in self.index.listing(node.data or ""):
             if self.index.is_dir(path):
                 has_entries = bool(self.index.children[path])
                 child = node.add(self.label(path), data=path, allow_expand=has_entries)
-                if expand_all:
-                    self.populate(child, expand_all=True)
+                if expand_all or (opened and path in opened and has_entries):
+                    self.populate(child, expand_all, opened)
                     child.expand()
             else:
                 node.add_leaf(self.label(path), data=path)
@@ -129,13 +152,15 @@ class FilesPane(Horizontal):
             self.populate(event.node)
 
     def label(self, path: str) -> Text:
-        assert self.index is not None and self.loaded is not None
+        assert self.index is not None
         name = path.rpartition("/")[2]
         text = Text(f"{human_bytes(self.index.sizes[path]):>10}  ", style="dim")
         if self.index.is_dir(path):
             text.append(f"{name}/", style="bold")
             return text
         text.append(name)
+        if self.loaded is None:
+            return text  # still walking: badges and owners need the whole model
         for badge in self.badges(path):
             text.append(" ")
             text.append(f"[{badge}]", style=BADGE_STYLE[badge])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from conda_package.core import Progress
+from conda_package.core import PackageRecord, Progress
 from textual.message import Message
+
+from .model import FileIndex
 
 
 class JobProgress(Message):
@@ -32,3 +34,22 @@ class OpenEnvironment(Message):
 
 class LeaveEnvironment(Message):
     """Back from an environment: to the one below it, or to the list of environments."""
+
+
+class RecordsRead(Message):
+    """The loading worker has read conda-meta/: the packages can be shown, the walk goes on."""
+
+    def __init__(self, records: tuple[PackageRecord, ...]) -> None:
+        super().__init__()
+        self.records = records
+
+
+class WalkProgress(Message):
+    """The files the walk has found so far, indexed; a newer one replaces one still queued."""
+
+    def __init__(self, index: FileIndex) -> None:
+        super().__init__()
+        self.index = index
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, WalkProgress)

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from conda_package.core import Environment, FileStat, PathEntry, is_demo
+from conda_package.core import (
+    Environment,
+    FileStat,
+    IOPool,
+    PackageRecord,
+    PathEntry,
+    check_prefix,
+    is_demo,
+    read_records,
+)
+
+# How often the Files tree is redrawn while the walk goes on (a redraw sorts every folder).
+WALK_REDRAW_S = 0.25
 
 
 def file_size(st: FileStat) -> int:
@@ -26,7 +39,12 @@ class FileIndex:
     counts: dict[str, int]  # files below each folder
 
     @classmethod
-    def build(cls, env: Environment, paths: Iterable[str] | None = None) -> FileIndex:
+    def build(
+        cls,
+        files: Mapping[str, FileStat],
+        dirs: Iterable[str],
+        paths: Iterable[str] | None = None,
+    ) -> FileIndex:
         """Index every file (paths=None, empty folders included) or only `paths`."""
         sizes: dict[str, int] = {"": 0}
         children: dict[str, list[str]] = {"": []}
@@ -43,11 +61,11 @@ class FileIndex:
             children[parent].append(path)
 
         if paths is None:
-            for d in env.dirs:
+            for d in dirs:
                 add_dir(d)
-            paths = env.files
+            paths = files
         for path in paths:
-            size = file_size(env.files[path])
+            size = file_size(files[path])
             parent = path.rpartition("/")[0]
             add_dir(parent)
             children[parent].append(path)
@@ -79,13 +97,40 @@ class LoadedEnvironment:
     demo: bool = False
 
     @classmethod
-    def load(cls, prefix: str) -> LoadedEnvironment:
-        env = Environment.load(prefix)
+    def load(
+        cls,
+        prefix: str,
+        on_records: Callable[[tuple[PackageRecord, ...]], None],
+        on_walk: Callable[[FileIndex], None],
+    ) -> LoadedEnvironment:
+        """Records first (the package table needs nothing else), then the walk, whose
+        files so far `on_walk` hears of every WALK_REDRAW_S; these callbacks may raise to
+        stop the load."""
+        prefix = check_prefix(prefix)
+        with IOPool() as pool:
+            records = read_records(prefix, pool)
+        on_records(records)
+        files: dict[str, FileStat] = {}
+        dirs: list[str] = []
+        shown = time.monotonic()
+
+        def walked(folder: str, entries: dict[str, FileStat]) -> None:
+            nonlocal shown
+            for path, st in entries.items():
+                if stat.S_ISDIR(st.st_mode):
+                    dirs.append(path)
+                else:
+                    files[path] = st
+            if time.monotonic() - shown > WALK_REDRAW_S:
+                on_walk(FileIndex.build(files, dirs))
+                shown = time.monotonic()
+
+        env = Environment.load(prefix, records=records, on_directory=walked)
         entries = {entry.path: entry for record in env.records for entry in record.paths}
         sizes = dict.fromkeys((r.name for r in env.records), 0)
         for path, record in env.owners.items():
             st = env.files.get(path)
             if st is not None:
                 sizes[record.name] += file_size(st)
-        index = FileIndex.build(env)
+        index = FileIndex.build(env.files, env.dirs)
         return cls(env, index, entries, sizes, is_demo(prefix))

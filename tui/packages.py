@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from conda_package.core import PackageRecord
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
@@ -39,6 +40,9 @@ def size_cell(n: int) -> Number:
     return Number(n, human_bytes(n))
 
 
+UNKNOWN_SIZE = Number(-1, "…")  # until the walk has seen the files
+
+
 class PackagesTable(DataTable):
     """Click a header to sort by it, click it again to reverse; `s` and `r` do the same."""
 
@@ -57,18 +61,28 @@ class PackagesTable(DataTable):
             self.add_column(f"{label} ", key=key)  # a cell kept free for the arrow
         self.show_sort()
 
-    def show_environment(self, loaded: LoadedEnvironment) -> None:
+    def show_records(self, records: tuple[PackageRecord, ...]) -> None:
+        """The packages as soon as conda-meta/ is read; sizes wait for the walk."""
         self.clear()
-        for record in loaded.env.records:
+        for record in records:
             self.add_row(
                 record.name,
                 record.version,
                 record.build,
                 record.channel_name,
                 Number(len(record.path_items), f"{len(record.path_items):,}"),
-                size_cell(loaded.package_sizes[record.name]),
+                UNKNOWN_SIZE,
                 key=record.name,
             )
+        self.apply_sort()
+
+    def show_environment(self, loaded: LoadedEnvironment) -> None:
+        """Sizes into the rows already shown, so the cursor stays where the user put it."""
+        names = {record.name for record in loaded.env.records}
+        if {row.value for row in self.rows} != names:
+            self.show_records(loaded.env.records)
+        for name in names:
+            self.update_cell(name, "size", size_cell(loaded.package_sizes[name]), update_width=True)
         self.apply_sort()
 
     def apply_sort(self) -> None:

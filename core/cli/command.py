@@ -59,6 +59,7 @@ def pack_options(args: argparse.Namespace) -> PackOptions:
             raise UsageError(f"--zstd-compression-level {level}: must be between 1 and 22")
     worker_count(args.threads)
     return PackOptions(
+        io_threads=args.io_threads,
         output=args.output,
         format=fmt,
         level=level,
@@ -116,6 +117,7 @@ def pack_arguments(options: PackOptions) -> list[str]:
     add("--format", fmt)
     add("--compression-level", options.level)
     add("--threads", options.threads, 0)
+    add("--io-threads", options.io_threads, 0)
     add("--pkg-name", options.pkg_name)
     add("--pkg-version", options.pkg_version)
     add("--pkg-build", options.pkg_build)

@@ -15,11 +15,9 @@ from .. import (
     CondaPackageError,
     Environment,
     UsageError,
-    check_prefix,
-    find_prefix_of,
+    io_thread_count,
     is_demo,
     locate,
-    resolve_name,
     shown_prefix,
 )
 from .deploy import check_modulefile, write_modulefile
@@ -34,59 +32,17 @@ def _prefix(args: argparse.Namespace) -> str:
     return locate(args.name, args.prefix or args.prefix_arg)
 
 
+def _load(args: argparse.Namespace) -> Environment:
+    return Environment.load(_prefix(args), io_threads=args.io_threads)
+
+
 def _print_json(data: object) -> None:
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
-def cmd_which(args: argparse.Namespace) -> int:
-    given = args.prefix or args.prefix_arg or (resolve_name(args.name) if args.name else None)
-    fixed = check_prefix(given) if given else None
-    envs: dict[str, Environment] = {}
-    results = []
-    status = 0
-    for raw in args.which:
-        abspath = os.path.abspath(raw)
-        # Resolve the directory, not the last component: bin/python is itself a symlink.
-        real = os.path.join(os.path.realpath(os.path.dirname(abspath)), os.path.basename(abspath))
-        prefix = fixed or find_prefix_of(real)
-        rel = os.path.relpath(real, os.path.realpath(prefix)) if prefix else ""
-        if prefix is None or rel == ".." or rel.startswith("../"):
-            results.append({"path": raw, "prefix": None, "status": "outside"})
-            status = 1
-            continue
-        env = envs.get(prefix) or envs.setdefault(prefix, Environment.load(prefix))
-        owner = env.owner(rel)
-        item: dict = {"path": raw, "prefix": prefix, "relpath": rel}
-        if owner is not None:
-            item.update(status="owned", package=owner.dist, name=owner.name)
-        elif rel in env.files:
-            dist = env.pip_owners.get(rel)
-            item.update(status="untracked", pip=f"{dist.name} {dist.version}" if dist else None)
-        elif rel.startswith("conda-meta/"):
-            item.update(status="conda-meta")
-        else:
-            item.update(status="no such file")
-            status = 1
-        results.append(item)
-    if args.json:
-        _print_json(results)
-        return status
-    for item in results:
-        if item["status"] == "owned":
-            line = item["package"]
-        elif item["status"] == "untracked":
-            line = "untracked" + (f" (pip: {item['pip']})" if item["pip"] else "")
-        elif item["status"] == "outside":
-            line = "not in a conda environment"
-        else:
-            line = item["status"]
-        print(f"{item['path']}: {line}")
-    return status
-
-
 def cmd_untracked(args: argparse.Namespace) -> int:
-    env = Environment.load(_prefix(args))
+    env = _load(args)
     if args.json:
         _print_json(
             {
@@ -109,7 +65,7 @@ def cmd_untracked(args: argparse.Namespace) -> int:
 def cmd_reset(args: argparse.Namespace) -> int:
     from .. import default_backup_path, remove_untracked
 
-    env = Environment.load(_prefix(args))
+    env = _load(args)
     if args.backup and args.no_backup:
         raise UsageError("--backup and --no-backup exclude each other")
     backup = None if args.no_backup else os.path.abspath(args.backup or default_backup_path(env))
@@ -169,7 +125,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
     options = pack_options(args)
     modulefile = check_modulefile(args)
-    env = Environment.load(_prefix(args))
+    env = _load(args)
     started = time.perf_counter()
     show_bar = not (args.quiet or args.dry_run) and sys.stderr.isatty()
     if show_bar:
@@ -220,19 +176,22 @@ def _make_demo(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    io_thread_count(args.io_threads)  # a usage error before any work
     if args.demo_env is not None:
         _make_demo(args)
     if args.check:
         from .check import cmd_check
 
-        return cmd_check(args, Environment.load(_prefix(args)))
+        return cmd_check(args, _load(args))
     from .command import names_environment
 
     if not names_environment(args):
         from .package import cmd_package
 
-        return cmd_package(args, Environment.load(_prefix(args)))
+        return cmd_package(args, _load(args))
     if args.which:
+        from .which import cmd_which
+
         return cmd_which(args)
     if args.untracked:
         return cmd_untracked(args)

@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="make the demo environment at PATH (offline, no conda) and use it",
     )
+    where.add_argument(
+        "--io-threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="filesystem calls in flight on NFS, Lustre or GPFS (0: default, 64; 1: one)",
+    )
 
     pack = p.add_argument_group("packing (the default action)")
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")

@@ -20,30 +20,37 @@ from .environment import (
 from .records import (
     PackageRecord,
     PathEntry,
+    read_records,
 )
 from .spellings import (
     prefix_spellings,
 )
 from .walk import (
+    DirectoryCallback,
     FileStat,
 )
+from .which import Ownership, find_owners
 
 __all__ = [
     "DEMO_MARKER",
     "DiagnosisCause",
+    "DirectoryCallback",
     "Environment",
     "FileStat",
     "MissingFile",
+    "Ownership",
     "PackageDiagnosis",
     "PackageRecord",
     "PathEntry",
     "check_prefix",
     "diagnose",
     "env_file_error",
+    "find_owners",
     "find_prefix_of",
     "is_demo",
     "open_env_file",
     "prefix_spellings",
     "pyc_source",
+    "read_records",
     "shown_prefix",
 ]

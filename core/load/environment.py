@@ -13,9 +13,10 @@ from typing import BinaryIO
 
 from ..errors import CondaPackageError, EnvironmentNotFound, NotAnEnvironment
 from ..paths import fsencode
+from ..threads import IOPool
 from .pip import PipDistribution, read_distribution
 from .records import PackageRecord, read_records
-from .walk import FileStat, walk_prefix
+from .walk import DirectoryCallback, FileStat, walk_prefix
 
 # Presence of this file labels a prefix as the demo (and lets --demo-env replace it).
 DEMO_MARKER = "conda-meta/conda-package-demo.txt"
@@ -47,13 +48,26 @@ class Environment:
     special: tuple[str, ...] = ()
 
     @classmethod
-    def load(cls, prefix: str) -> Environment:
-        """Read the records and walk the prefix once; no file contents are read."""
+    def load(
+        cls,
+        prefix: str,
+        io_threads: int = 0,
+        records: tuple[PackageRecord, ...] | None = None,
+        on_directory: DirectoryCallback | None = None,
+    ) -> Environment:
+        """Read the records and walk the prefix once; no file contents are read.
+
+        `io_threads` calls wait on the filesystem at once (0: IO_THREADS); `records`, when
+        given, are those read_records already gave; `on_directory` hears of the walk (on
+        another thread).
+        """
         prefix = check_prefix(prefix)
-        # The walk waits on the filesystem and the records on the JSON parser: overlap them.
-        with ThreadPoolExecutor(1) as pool:
-            walked = pool.submit(walk_prefix, prefix)
-            records = read_records(prefix)
+        # The walk waits on the filesystem and the records on the JSON parser: overlap them
+        # (on a local disk too, where the pool keeps to the calling threads).
+        with IOPool(io_threads) as pool, ThreadPoolExecutor(1) as helper:
+            walked = helper.submit(walk_prefix, prefix, pool, on_directory)
+            if records is None:
+                records = read_records(prefix, pool)
             files, dirs, special, ignorable = walked.result()
         owners: dict[str, PackageRecord] = {}
         missing: list[MissingFile] = []

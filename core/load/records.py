@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..errors import CorruptRecord
+from ..threads import IOPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +142,25 @@ def parse_record(data: object, where: str) -> PackageRecord:
     )
 
 
-def read_record(path: str) -> PackageRecord:
-    where = posixpath.join("conda-meta", os.path.basename(path))
+def _where(path: str) -> str:
+    return posixpath.join("conda-meta", os.path.basename(path))
+
+
+def _read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            return fh.read()
     except OSError as exc:
         raise CorruptRecord(
-            f"{where}: cannot read ({exc.strerror}); check its permissions"
+            f"{_where(path)}: cannot read ({exc.strerror}); check its permissions"
         ) from exc
+
+
+def read_record(path: str, raw: bytes | None = None) -> PackageRecord:
+    """The record in the file at `path` (whose bytes are `raw`, when already read)."""
+    where = _where(path)
+    if raw is None:
+        raw = _read_bytes(path)
     if not raw.strip():
         raise CorruptRecord(f"{where}: empty file; remove it or reinstall the package")
     try:
@@ -161,9 +172,12 @@ def read_record(path: str) -> PackageRecord:
     return parse_record(data, where)
 
 
-def read_records(prefix: str) -> tuple[PackageRecord, ...]:
-    """Every conda-meta/*.json of the prefix, sorted by package name."""
+def read_records(prefix: str, pool: IOPool | None = None) -> tuple[PackageRecord, ...]:
+    """Every conda-meta/*.json of the prefix, sorted by package name; with a pool, the
+    opens and reads (round trips on a network filesystem) overlap."""
     meta = os.path.join(prefix, "conda-meta")
     names = sorted(e.name for e in os.scandir(meta) if e.name.endswith(".json") and e.is_file())
-    records = [read_record(os.path.join(meta, name)) for name in names]
+    paths = [os.path.join(meta, name) for name in names]
+    raws = pool.map(_read_bytes, paths, calls=3) if pool else map(_read_bytes, paths)
+    records = [read_record(path, raw) for path, raw in zip(paths, raws, strict=True)]
     return tuple(sorted(records, key=lambda r: r.name))

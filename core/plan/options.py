@@ -20,7 +20,7 @@ from ..archive import (
 from ..errors import OutputExists, OutputInsideEnvironment, UsageError
 from ..load import Environment
 from ..paths import inside
-from ..threads import worker_count
+from ..threads import io_thread_count, worker_count
 from .filters import PathFilter
 from .label import ArchiveLabel, archive_label
 from .parcel import Parcel, make_parcel
@@ -35,6 +35,7 @@ class PackOptions:
     format: str | None = None
     level: int | None = None
     threads: int = 0
+    io_threads: int = 0  # calls waiting on the filesystem at once (0: IO_THREADS)
     force: bool = False
     ignore_missing_files: bool = False
     ignore_editable_packages: bool = False
@@ -206,6 +207,7 @@ class PackSettings:
     format: PackFormat
     level: int | None
     threads: int
+    io_threads: int
     subdir: str | None
     relocate_prefix: str | None
     arcroot: str  # normalised: "" or a relative path without "." or ".." parts
@@ -260,6 +262,7 @@ def validate(env: Environment, options: PackOptions) -> PackSettings:
         format=fmt,
         level=validate_level(fmt, level),
         threads=worker_count(options.threads),
+        io_threads=io_thread_count(options.io_threads),
         subdir=subdir,
         relocate_prefix=parcel.prefix if parcel else check_relocate_prefix(options.relocate_prefix),
         arcroot=parcel.dirname if parcel else check_arcroot(options.arcroot, fmt),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from ..errors import EditablePackages, MissingFiles, PrefixTooLong
 from ..load import Environment, PackageDiagnosis, diagnose, pyc_source
 from ..paths import fsencode
+from ..threads import IOPool
 from .entry import Action, PlanEntry
 from .filters import PathFilter, apply_filters
 from .scripts import ScriptClash, script_clashes
@@ -56,6 +58,10 @@ class PackPlan:
         return tuple(e for e in self.entries if e.kind != "dir")
 
 
+def _readlink(prefix: str, name: str) -> str:
+    return os.readlink(os.path.join(prefix, name))
+
+
 def make_plan(
     env: Environment,
     *,
@@ -65,11 +71,13 @@ def make_plan(
     relocate_prefix: str | None = None,
     filters: Sequence[PathFilter] = (),
     dereference: bool = False,
+    pool: IOPool | None = None,
 ) -> PackPlan:
     """Decide every entry from the loaded model alone; errors for what would not work.
 
     filters: --exclude/--include in order; dereference: symlinks as copies of what they
-    point to (zip without --zip-symlinks).
+    point to (zip without --zip-symlinks). The model has no symlink targets: they are
+    read here, on the pool's threads when the filesystem is slow.
     """
     missing = tuple(f"{m.package.dist}: {m.path}" for m in env.missing)
     if missing and not ignore_missing_files:
@@ -132,13 +140,16 @@ def make_plan(
     firsts: dict[tuple[int, int, str], str] = {}
     owners = env.owners
     files = env.files
+    links = [name for name, st in files.items() if stat.S_ISLNK(st.st_mode)]
+    read = functools.partial(_readlink, env.prefix)
+    targets = dict(zip(links, pool.map(read, links) if pool else map(read, links), strict=True))
     for name in sorted(files):
         st = files[name]
         mtime = st.st_mtime_ns // _NS
         owner = owners.get(name)
         dist = owner.dist if owner else ""
         if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(os.path.join(env.prefix, name))
+            target = targets[name]
             # PlanEntry(name, "symlink", 0o777, mtime, target=target, owner=dist), made faster
             entries.append(
                 _new(

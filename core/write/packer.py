@@ -30,6 +30,7 @@ from ..load import Environment, open_env_file
 from ..paths import fsencode
 from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
+from ..threads import IOPool
 from .bytecode import CompiledBytecode, can_compile, compile_bytecode, with_bytecode
 from .generated import generated_entries
 from .image import ImageLayout, image_layout
@@ -75,6 +76,22 @@ def pack(
     options = options or PackOptions()
     start = time.perf_counter()
     settings = validate(env, options)
+    io = IOPool(settings.io_threads)
+    try:
+        return _plan_and_pack(env, options, settings, io, progress, cancel, start)
+    finally:
+        io.close()
+
+
+def _plan_and_pack(
+    env: Environment,
+    options: PackOptions,
+    settings: PackSettings,
+    io: IOPool,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    start: float,
+) -> PackResult:
     plan = make_plan(
         env,
         subdir=settings.subdir,
@@ -83,6 +100,7 @@ def pack(
         relocate_prefix=settings.relocate_prefix,
         filters=options.filters,
         dereference=settings.format == "zip" and not options.zip_symlinks,
+        pool=io,
     )
     if settings.parcel:
         check_meta_free(plan)
@@ -93,14 +111,14 @@ def pack(
     # An image cannot take the byte-code Python would write: it gets it at pack time.
     compile_it = settings.compile_bytecode or (image is not None and can_compile(env))
     if not compile_it or options.dry_run:
-        return _pack(env, options, settings, plan, None, image, progress, cancel, start)
+        return _pack(env, options, settings, plan, None, image, io, progress, cancel, start)
     # Beside the output: outside the environment, as the output is.
     with tempfile.TemporaryDirectory(
         prefix=".conda-package-bytecode-", dir=os.path.dirname(settings.output)
     ) as into:
         compiled = compile_bytecode(env, plan, into, relocate, settings.threads)
         plan = with_bytecode(plan, compiled)
-        return _pack(env, options, settings, plan, compiled, image, progress, cancel, start)
+        return _pack(env, options, settings, plan, compiled, image, io, progress, cancel, start)
 
 
 def _pack(
@@ -110,13 +128,14 @@ def _pack(
     plan: PackPlan,
     compiled: CompiledBytecode | None,
     image: ImageLayout | None,
+    io: IOPool,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     start: float,
 ) -> PackResult:
     output, fmt = settings.output, settings.format
     relocate = image.prefix if image else settings.relocate_prefix  # a parcel sets it too
-    prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled, image)
+    prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled, image, io)
     if fmt == "zip" and not options.zip64:
         _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env, prep)))
     result = PackResult(None if options.dry_run else output, fmt, plan, image=image)

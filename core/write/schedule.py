@@ -19,7 +19,7 @@ from ..archive import CompressedRun, TarMembers, TarWriter
 from ..errors import CondaPackageError
 from ..plan import PlanEntry
 from ..progress import check_cancel
-from .files import current_size, open_file, read_file
+from .files import current_size, open_file
 from .prepare import Prepared, Preparer
 from .rewrite import Rewrite
 
@@ -55,15 +55,9 @@ def prepare_batch(
     here too, so that this is done in parallel and the writer gets the run in one piece."""
     batch = Batch(size)
     members = TarMembers(tar.root if tar is not None else "")
-    for entry in entries:
-        content = None
-        if entry.kind == "file" and entry.action == "copy" and not prep.fix_rpath:
-            content = read_file(prep.path(entry), entry.size)  # most files: nothing more to do
-        elif entry.kind == "file":
-            prepared = prep(entry)
-            content = prepared.content
-            if noteworthy(prepared):
-                batch.notes.append((entry, prepared))
+    for entry, (content, prepared) in zip(entries, prep.read_all(entries), strict=True):
+        if prepared is not None and noteworthy(prepared):
+            batch.notes.append((entry, prepared))
         elif entry.kind == "hardlink":
             batch.notes.append((entry, None))  # relocated when its target is
         if tar is not None:
