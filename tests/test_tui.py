@@ -17,7 +17,6 @@ from conda_package.tui.app import CondaPackageApp, Launch, parse_command_line
 from conda_package.tui.env_list import EnvironmentListScreen
 from conda_package.tui.env_screen import EnvironmentScreen
 from conda_package.tui.modals import (
-    BuildPackageModal,
     ConfirmRemovalModal,
     HelpScreen,
     MessageModal,
@@ -271,21 +270,27 @@ def test_build_package_from_pip_installed_files(
         table = pilot.app.screen.query_one("#untracked-table", DataTable)
         assert table.row_count > 0
         assert "pip: hello_cp 0.3" in str(table.get_row_at(0)[2])
-        await pilot.click("#build-package")
+        await pilot.click("#build-package")  # the Pack tab, making a package
         await pilot.pause()
-        assert isinstance(pilot.app.screen, BuildPackageModal)
-        name = pilot.app.screen.query_one("#pkg-name", Input)
+        screen = pilot.app.screen
+        assert screen.query_one(TabbedContent).active == "pack"
+        assert screen.query_one("#pack-format", Select).value == "package"
+        name = screen.query_one("#pack-name", Input)
         name.value = "Hello"
         await pilot.pause()
-        error = rendered(pilot.app.screen.query_one("#pkg-name-error", Static))
+        error = rendered(screen.query_one("#pack-name-error", Static))
         assert "lower case" in error  # core's rule, checked as the user types
         name.value = "hello-extras"
-        pilot.app.screen.query_one("#pkg-version", Input).value = "1.0"
-        await pilot.pause()
-        await pilot.click("#build")
+        screen.query_one("#pack-version", Input).value = "1.0"
+        preview = screen.query_one("#pack-preview", Static)
+        await wait_for(pilot, lambda: "hello-extras-1.0" in rendered(preview))  # before it starts
+        assert "In: 9 files" in rendered(preview)
+        await pilot.click("#pack-start")
         await settle(pilot)
-        assert isinstance(pilot.app.screen, MessageModal)
-        assert "hello-extras-1.0" in pilot.app.screen.message
+        assert screen.query_one("#pack-switcher", ContentSwitcher).current == "pack-done"
+        summary = " ".join(rendered(screen.query_one("#pack-summary", Static)).split())
+        assert "hello-extras-1.0" in summary
+        assert "--pkg-name hello-extras --pkg-version 1.0 --pkg-build 0" in summary
 
     run(CondaPackageApp(str(prefix)), scenario)
     built = list(tmp_path.glob("hello-extras-1.0-*.conda"))
@@ -456,16 +461,17 @@ def test_every_tab_and_dialog_fits_80x24(small_env, tmp_path, monkeypatch):
             await pilot.press("escape")
             await pilot.pause()
         screen = pilot.app.screen
-        for action, dialog in (
-            (screen.action_remove_untracked, ConfirmRemovalModal),
-            (screen.action_build_package, BuildPackageModal),
-        ):
-            action()
-            await pilot.pause()
-            assert isinstance(pilot.app.screen, dialog)
-            assert_inside(pilot, dialog.__name__)
-            await pilot.press("escape")
-            await pilot.pause()
+        screen.action_remove_untracked()
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ConfirmRemovalModal)
+        assert_inside(pilot, "ConfirmRemovalModal")
+        await pilot.press("escape")
+        await pilot.pause()
+        for kind in ("squashfs", "parcel", "package"):  # each kind shows its own fields
+            screen.query_one("#pack-format", Select).value = kind
+            screen.action_show_tab("pack")
+            await settle(pilot)
+            assert_inside(pilot, f"pack form for {kind}")
 
     run(CondaPackageApp(str(small_env)), scenario)
 

@@ -40,7 +40,7 @@ TAB_FOCUS = {
     "files": "#files-tree",
     "untracked": "#untracked-table",
     "relocation": "#findings-tree",
-    "pack": "#pack-start",
+    "pack": "#pack-format",  # the form from its top: what to make
 }
 
 
