@@ -28,7 +28,7 @@ from conda_package.core.discover.envs import DiscoveredEnvironment, env_name
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.packing import PackPane
 from textual.pilot import Pilot
-from textual.widgets import Input, ProgressBar, Select, Switch, Tree
+from textual.widgets import Input, ProgressBar, Select, Static, Switch, Tree
 from textual.worker import WorkerState
 
 HERE = Path(__file__).resolve().parent
@@ -82,16 +82,41 @@ async def environment_tabs(prefix: str, out: str) -> None:
         save(pilot, "relocation")
 
         await pilot.press("p")
-        screen.query_one("#pack-output", Input).value = os.path.join(out, f"{DEMO_NAME}.tar.zst")
         screen.query_one("#pack-format", Select).value = "tar.zst"
+        screen.query_one("#pack-version", Input).value = "1.0"
+        screen.query_one("#pack-build", Input).value = "0"
+        output = os.path.join(out, f"{DEMO_NAME}-1.0-0.tar.zst")
+        screen.query_one("#pack-output", Input).value = output
         screen.query_one("#pack-ignore-missing", Switch).value = True  # the demo lacks one
-        await pilot.pause()
+        preview = screen.query_one("#pack-preview", Static)
+        await until(lambda: "In:" in str(preview.content))
+        await settle(pilot)
+        save(pilot, "pack-form")
         screen.query_one(PackPane).start()
         bar = screen.query_one("#pack-bar", ProgressBar)
         await until(lambda: (bar.percentage or 0) > 0.4)
         save(pilot, "pack-progress")
         await settle(pilot)
         save(pilot, "pack-done")
+
+
+async def several(prefixes: list[str], out: str) -> None:
+    """Two environments marked and packed one after another."""
+    found = [DiscoveredEnvironment(env_name(p), p, "~/.conda/environments.txt") for p in prefixes]
+    app = CondaPackageApp(find_environments=lambda: found)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "space", "p")
+        await pilot.pause()
+        modal = pilot.app.screen
+        modal.query_one("#batch-folder", Input).value = out
+        modal.query_one("#batch-version", Input).value = "1.0"
+        modal.query_one("#batch-ignore-missing", Switch).value = True
+        await pilot.pause()
+        save(pilot, "pack-several-options")
+        await pilot.click("#batch-start")
+        await settle(pilot)
+        save(pilot, "pack-several")
 
 
 def slow_motion_pack(*args, progress=None, **kwargs):
@@ -116,6 +141,9 @@ def main() -> None:
         os.environ["XDG_CACHE_HOME"] = os.path.join(out, "cache")
         asyncio.run(environment_list(prefix))
         asyncio.run(environment_tabs(prefix, out))
+        other = create_demo(os.path.join(out, "analysis"))
+        conda_package.tui.packing.pack = pack
+        asyncio.run(several([prefix, other], out))
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

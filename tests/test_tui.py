@@ -338,7 +338,7 @@ def test_environment_list_opens_an_environment(small_env):
         table = pilot.app.screen.query_one("#env-table", DataTable)
         assert table.row_count == 1  # at once, before any details
         await settle(pilot)
-        assert table.get_row_at(0)[1].plain.strip() == "2"  # packages, loaded in a worker
+        assert table.get_row_at(0)[2].plain.strip() == "2"  # packages, loaded in a worker
         table.focus()
         await pilot.press("enter")
         await settle(pilot)

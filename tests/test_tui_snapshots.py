@@ -18,9 +18,10 @@ import pytest
 from conda_package.core.demo.build import DEMO_NAME, create_demo
 from conda_package.core.discover.envs import DiscoveredEnvironment
 from conda_package.tui.app import CondaPackageApp
+from conda_package.tui.pack_form import PackForm
 from test_tui import find_node, settle
 from textual.pilot import Pilot
-from textual.widgets import Input, TabbedContent, Tree
+from textual.widgets import Input, Select, Switch, TabbedContent, Tree
 
 ROOT = Path("/tmp/conda-package-tui-snapshots")
 PREFIX = ROOT / DEMO_NAME
@@ -114,6 +115,7 @@ def test_pack_form_with_errors(snap_compare, app):
         await ready(pilot, "pack")
         pilot.app.screen.query_one("#pack-level", Input).value = "30"
         pilot.app.screen.query_one("#pack-relocate", Input).value = "/" + "long/" * 60
+        await preview_ready(pilot)
 
     assert snap_compare(app, run_before=run_before)
 
@@ -127,12 +129,50 @@ def test_remove_confirmation(snap_compare, app):
     assert snap_compare(app, run_before=run_before)
 
 
-def test_build_package_form(snap_compare, app):
+async def preview_ready(pilot: Pilot) -> None:
+    """The pack form's preview follows the typing after a pause: wait for it."""
+    form = pilot.app.screen.query_one(PackForm)
+    await pilot.pause()  # the fields' Changed messages first: they schedule the preview
+    while form.preview_pending:
+        await pilot.pause(0.05)
+        await settle(pilot)
+
+
+def test_pack_form_for_a_package(snap_compare, app):
+    """The Untracked tab's button: the Pack tab, making a package, a bad version marked."""
+
     async def run_before(pilot: Pilot) -> None:
         await ready(pilot)
         pilot.app.screen.action_build_package()
         await ready(pilot)
-        pilot.app.screen.query_one("#pkg-version", Input).value = "1.0-beta"
+        pilot.app.screen.query_one("#pack-version", Input).value = "1.0-beta"
+        await preview_ready(pilot)
+
+    assert snap_compare(app, run_before=run_before)
+
+
+async def named_archive(pilot: Pilot) -> None:
+    """A plain tar (its size is the same everywhere), named, the demo's missing file ignored."""
+    await ready(pilot, "pack")
+    screen = pilot.app.screen
+    screen.query_one("#pack-format", Select).value = "tar"
+    screen.query_one("#pack-name", Input).value = "demo"
+    screen.query_one("#pack-version", Input).value = "1.0"
+    screen.query_one("#pack-build", Input).value = "0"
+    screen.query_one("#pack-ignore-missing", Switch).value = True
+    await preview_ready(pilot)
+
+
+def test_pack_form_named(snap_compare, app):
+    assert snap_compare(app, run_before=named_archive)
+
+
+def test_pack_done_with_its_command_line(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await named_archive(pilot)
+        await pilot.click("#pack-start")
+        await settle(pilot)
+        (ROOT / "demo-1.0-0.tar").unlink()
 
     assert snap_compare(app, run_before=run_before)
 

@@ -1,7 +1,9 @@
-"""The first screen: every environment discovery found, details filled in as they load."""
+"""The first screen: every environment discovery found, details filled in as they load;
+space marks several, p packs them one after another (tui/batch.py)."""
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar
 
 from conda_package.core import (
@@ -18,10 +20,11 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from .batch import BatchPackModal, BatchPanel, BatchRequest, BatchState, run_batch
 from .display import human_bytes
-from .messages import OpenEnvironment
+from .messages import JobProgress, OpenEnvironment
 
 
 class EnvironmentDetails(Message):
@@ -49,15 +52,23 @@ class EnvironmentListScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "app.open_prefix", "Open path"),
         Binding("d", "app.open_demo", "Demo"),
+        Binding("space", "mark", "Mark"),
+        Binding("p", "pack_marked", "Pack marked"),
+        Binding("x", "cancel_one", "Cancel one", show=False),
+        Binding("escape", "cancel_all", "Cancel all", show=False),
     ]
 
     def __init__(self, found: list[DiscoveredEnvironment]) -> None:
         super().__init__()
         self.found = found
+        self.marked: list[str] = []  # prefixes, in the order marked: the packing order
+        self.cancels: dict[str, threading.Event] = {}  # of the batch running, per prefix
+        self.batch: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield DataTable(id="env-table", cursor_type="row", zebra_stripes=True)
+        yield BatchPanel(id="batch-panel")
         yield Static(id="env-empty")
         yield Footer()
 
@@ -65,7 +76,9 @@ class EnvironmentListScreen(Screen[None]):
         self.sub_title = "environments"
         table = self.query_one("#env-table", DataTable)
         # Fixed widths where the details arrive later, so the columns do not jump.
+        self.query_one(BatchPanel).display = False
         for label, key, width in (
+            ("", "mark", 1),
             ("name", "name", None),
             ("packages", "packages", 8),
             ("size", "size", 10),
@@ -81,6 +94,7 @@ class EnvironmentListScreen(Screen[None]):
             if is_demo(found.prefix):
                 name.append(" (demo)", "bold")
             table.add_row(
+                " ",
                 name,
                 "…",
                 "…",
@@ -140,3 +154,89 @@ class EnvironmentListScreen(Screen[None]):
     def open_row(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
             self.post_message(OpenEnvironment(event.row_key.value))
+
+    # packing several: space marks, p packs the marked one after another
+
+    def cursor_prefix(self) -> str | None:
+        table = self.query_one("#env-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def action_mark(self) -> None:
+        prefix = self.cursor_prefix()
+        if prefix is None:
+            return
+        if prefix in self.marked:
+            self.marked.remove(prefix)
+        else:
+            self.marked.append(prefix)
+        table = self.query_one("#env-table", DataTable)
+        table.update_cell(prefix, "mark", Text("●" if prefix in self.marked else " "))
+        table.action_cursor_down()
+
+    @property
+    def packing(self) -> bool:
+        return self.batch is not None and self.batch.state in (
+            WorkerState.PENDING,
+            WorkerState.RUNNING,
+        )
+
+    def action_pack_marked(self) -> None:
+        """The marked environments, or the highlighted one when none is marked."""
+        if self.packing:
+            self.notify("A batch is packing; escape cancels it.", severity="warning")
+            return
+        prefixes = self.marked or [p for p in [self.cursor_prefix()] if p]
+        if not prefixes:
+            return
+        names = [self.name_of(p) for p in prefixes]
+        self.app.push_screen(
+            BatchPackModal(names), lambda request: self.start_batch(prefixes, request)
+        )
+
+    def name_of(self, prefix: str) -> str:
+        return next((f.name for f in self.found if f.prefix == prefix), prefix)
+
+    def start_batch(self, prefixes: list[str], request: BatchRequest | None) -> None:
+        if request is None:
+            return
+        self.cancels = {prefix: threading.Event() for prefix in prefixes}
+        self.query_one(BatchPanel).start([(p, self.name_of(p)) for p in prefixes])
+        self.batch = self.pack_batch(prefixes, request, self.cancels)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="batch")
+    def pack_batch(
+        self, prefixes: list[str], request: BatchRequest, cancels: dict[str, threading.Event]
+    ) -> None:
+        run_batch(self.post_message, prefixes, request, cancels)
+
+    def on_batch_state(self, message: BatchState) -> None:
+        self.query_one(BatchPanel).say(message.prefix, message.state, message.detail)
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        message.stop()
+        if self.packing and not self.cancels[message.job].is_set():
+            self.query_one(BatchPanel).progress(message.job, message.progress)
+
+    def action_cancel_one(self) -> None:
+        """The highlighted environment's pack; the others go on."""
+        prefix = self.cursor_prefix()
+        if self.packing and prefix in self.cancels and not self.cancels[prefix].is_set():
+            self.cancels[prefix].set()
+            self.query_one(BatchPanel).say(prefix, "cancelling")
+
+    def action_cancel_all(self) -> None:
+        if not self.packing:
+            return
+        for prefix, cancel in self.cancels.items():
+            if not cancel.is_set():
+                cancel.set()
+                self.query_one(BatchPanel).say(prefix, "cancelling")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self.batch and event.state is WorkerState.SUCCESS:
+            self.notify("Every marked environment is done.", title="Pack")
+        elif event.worker is self.batch and event.state is WorkerState.ERROR:
+            self.notify(str(event.worker.error), title="Pack", severity="error")

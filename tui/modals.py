@@ -61,6 +61,9 @@ HELP = (
             ("enter", "open the highlighted environment"),
             ("o", "open a prefix by path"),
             ("d", "open a demo environment (made offline)"),
+            ("space", "mark an environment"),
+            ("p", "pack the marked ones, one after another"),
+            ("x / escape", "cancel the highlighted one's pack / all"),
         ),
     ),
     (

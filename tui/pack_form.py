@@ -262,7 +262,7 @@ class PackForm(PackChecks, Vertical):
         else:
             default = default_level(self.kind)
         level.disabled = default is None and not squashfs
-        level.placeholder = "not compressed" if default is None else f"default {default}"
+        level.placeholder = "none" if default is None else f"default {default}"
         if level.disabled:
             level.value = ""
 
@@ -341,8 +341,18 @@ class PackForm(PackChecks, Vertical):
             self.preview_timer.stop()
         self.preview_timer = self.set_timer(0.3, self.start_preview)
 
+    @property
+    def preview_pending(self) -> bool:
+        """A preview is due (the typing has not paused long enough yet)."""
+        return self.preview_timer is not None
+
     def start_preview(self) -> None:
+        self.preview_timer = None
         if self.loaded is None or not self.is_mounted:
+            return
+        results = [self.query_one(f"#{f}", Input).validate(self.value(f)) for f in FIELDS]
+        if not all(result is None or result.is_valid for result in results):
+            self.say_preview(Text("Fix the fields marked ✗ to see what goes in.", style="dim"))
             return
         try:
             # Missing files would stop the plan: the line under Ignore missing tells of them,

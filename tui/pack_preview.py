@@ -19,6 +19,7 @@ def archive_preview(settings: PackSettings, plan: PackPlan) -> Text:
         f"{entries} ({count(len(plan.files), 'file')},"
         f" {human_bytes(plan.total_bytes)}) as {settings.format}",
         " into " + os.path.basename(settings.output),
+        ", with conda-unpack, activate and the manifest",
     )
     out = []
     if plan.missing:

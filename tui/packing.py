@@ -209,7 +209,7 @@ class PackPane(VerticalScroll):
         table.add_row("format", result.format)
         table.add_row("size", human_bytes(result.bytes_out) + (ratio if result.bytes_in else ""))
         table.add_row("entries", f"{len(result.names):,}")
-        table.add_row("time", duration(result.seconds))
+        table.add_row("time", duration(self.clock() - self.started))  # the app's clock
         table.add_row("prefix files", f"{len(result.relocations):,}")
         table.add_row("longest target", room_text(result.room))
         if result.plan.missing:
