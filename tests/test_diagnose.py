@@ -115,6 +115,9 @@ def test_tui_overview_and_pack_form_say_why(pip_env: Path, tmp_path: Path, monke
         error = " ".join(rendered(pilot.app.screen.query_one("#pack-ignore-missing-error")).split())
         assert f"8 files missing ({SITE}/corge/data.py and 7 more): corge: 1 file" in error
         assert "deleted by hand; fix: conda install --force-reinstall corge" in error
-        assert "(and 2 more packages)" in error and "Packing stops unless this is on" in error
+        assert (
+            "(and 2 more packages)" in error
+            and "Packing stops unless Ignore missing is on" in error
+        )
 
     run(CondaPackageApp(str(pip_env)), scenario, size=(120, 50))

@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import ClassVar
 
 from conda_package.core import (
@@ -34,7 +35,7 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 from .display import human_bytes
 from .forms import FieldError, WordSwitch, checked_field, field_row, parse_int
 from .messages import JobProgress
-from .modals import _Question
+from .modals import Question
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def check_folder(value: str) -> None:
         raise UsageError(f"{folder}: no such folder; create it first")
 
 
-class BatchPackModal(_Question[BatchRequest | None]):
+class BatchPackModal(Question[BatchRequest | None]):
     """Format, level, threads, version and folder for all the marked environments."""
 
     FIELDS = ("batch-level", "batch-threads", "batch-version", "batch-folder")
@@ -166,18 +167,17 @@ def run_batch(
             fmt = request.options.format or "tar.gz"
             name = default_output_name(env, request.options, fmt)  # type: ignore[arg-type]
             options = replace(request.options, output=os.path.join(request.folder, name))
-            result = pack(
-                env,
-                options,
-                progress=lambda p, prefix=prefix: post(JobProgress(prefix, p)),  # type: ignore[misc]
-                cancel=cancel,
-            )
+            result = pack(env, options, progress=partial(_report, post, prefix), cancel=cancel)
         except Cancelled:
             post(BatchState(prefix, "cancelled", "nothing was written"))
         except CondaPackageError as exc:
             post(BatchState(prefix, "failed", str(exc)))
         else:
             post(BatchState(prefix, "done", f"{result.output} ({human_bytes(result.bytes_out)})"))
+
+
+def _report(post: Callable[[Message], object], prefix: str, progress: Progress) -> None:
+    post(JobProgress(prefix, progress))
 
 
 def _bar(p: Progress, width: int = 12) -> str:

@@ -217,7 +217,8 @@ class EnvironmentListScreen(Screen[None]):
 
     def on_job_progress(self, message: JobProgress) -> None:
         message.stop()
-        if self.packing and not self.cancels[message.job].is_set():
+        cancel = self.cancels.get(message.job)
+        if self.packing and cancel is not None and not cancel.is_set():
             self.query_one(BatchPanel).progress(message.job, message.progress)
 
     def action_cancel_one(self) -> None:

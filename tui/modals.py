@@ -108,7 +108,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static("escape closes this help", classes="dialog-hint")
 
 
-class _Question(ModalScreen[Result]):
+class Question(ModalScreen[Result]):
     """A dialog that ends in an answer or in nothing: escape and Cancel both dismiss it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
@@ -127,7 +127,7 @@ class _Question(ModalScreen[Result]):
         self.dismiss(None)
 
 
-class OpenPrefixModal(_Question[str | None]):
+class OpenPrefixModal(Question[str | None]):
     """Asks for an environment's path; core's prefix check runs as the user types."""
 
     def compose(self) -> ComposeResult:
@@ -165,7 +165,7 @@ class RemovalChoice:
     backup: str | None
 
 
-class ConfirmRemovalModal(_Question[RemovalChoice | None]):
+class ConfirmRemovalModal(Question[RemovalChoice | None]):
     """Says how many files go and where their backup is written before anything happens."""
 
     def __init__(self, count: int, prefix: str, backup: str) -> None:

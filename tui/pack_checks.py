@@ -148,7 +148,7 @@ class PackChecks:
     def check_relocate(self, value: str) -> None:
         """Too long for a binary's room is an error now, not at the end of the pack."""
         target = value.strip()
-        if not target or self.package:
+        if not target or self.package or self.kind == "parcel":
             return
         check_relocate_prefix(target)
         if self.env is not None and self.report is not None:

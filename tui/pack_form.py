@@ -5,6 +5,8 @@ live by core, and what will go in (and what stays out, and why) shown before the
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from typing import Any
 
 from conda_package.core import (
     SQUASHFS_COMPRESSORS,
@@ -134,26 +136,26 @@ class PackForm(PackChecks, Vertical):
     def compressor(self) -> str:
         return str(self.query_one("#pack-compressor", Select).value)
 
-    def options(self, **changes: object) -> PackOptions:
-        """The form as core's options; raises the UsageError of the first bad number."""
+    def options(self, **changes: Any) -> PackOptions:
+        """The form as core's options (with `changes`); raises the UsageError of the first
+        bad number."""
         squashfs = self.kind == "squashfs"
-        compressor = self.compressor() if squashfs else None
-        values = dict(
+        options = PackOptions(
             output=self.value("pack-output") or None,
             format=self.kind,
             level=parse_int(self.value("pack-level"), "the compression level"),
             threads=parse_int(self.value("pack-threads"), "threads") or 0,
             force=self.switch("pack-force"),
             ignore_missing_files=self.switch("pack-ignore-missing"),
-            relocate_prefix=self.value("pack-relocate") or None,
+            # a parcel sets its own prefix (PARCEL_ROOT/NAME-VERSION): the row is hidden
+            relocate_prefix=None if self.kind == "parcel" else self.value("pack-relocate") or None,
             compile_bytecode=self.switch("pack-bytecode") and not squashfs,
-            squashfs_compressor=compressor,
+            squashfs_compressor=self.compressor() if squashfs else None,  # type: ignore[arg-type]
             pkg_name=self.value("pack-name") or None,
             pkg_version=self.value("pack-version") or None,
             pkg_build=self.value("pack-build") or None,
         )
-        values.update(changes)
-        return PackOptions(**values)  # type: ignore[arg-type]
+        return replace(options, **changes)
 
     def package_request(self) -> PackageRequest:
         output = self.value("pack-output")
@@ -233,7 +235,7 @@ class PackForm(PackChecks, Vertical):
         """The fields that apply to what is made, with its defaults as placeholders."""
         squashfs, package = self.kind == "squashfs", self.package
         self.query_one("#pack-compressor", Select).display = squashfs
-        self.query_one("#pack-relocate-row").display = not package
+        self.query_one("#pack-relocate-row").display = not (package or self.kind == "parcel")
         self.query_one("#pack-missing-label").display = not package
         self.query_one("#pack-ignore-missing").display = not package
         self.query_one("#pack-bytecode-label").display = not (package or squashfs)
