@@ -159,3 +159,32 @@ def test_cancel_one_environment_of_the_batch(two_demos, tmp_path, monkeypatch):
 
     run(CondaPackageApp(find_environments=lambda: two_demos), scenario)
     assert [p.name for p in out.iterdir()] == ["alpha-2.0.tar.gz"]
+
+
+def test_escape_cancels_every_environment_of_the_batch(two_demos, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    release = threading.Event()
+    real_pack = batch.pack
+
+    def held_pack(env, options, progress=None, cancel=None):
+        release.wait(20)
+        return real_pack(env, options, progress=progress, cancel=cancel)
+
+    monkeypatch.setattr(batch, "pack", held_pack)
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pack_marked(pilot, out)
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: "packing" in flat(screen.query_one("#batch-0", Static)))
+        await pilot.press("escape")
+        release.set()
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, EnvironmentListScreen)  # escape did not leave
+        for i, name in enumerate(("alpha", "beta")):
+            line = flat(screen.query_one(f"#batch-{i}", Static))
+            assert line.startswith(f"– {name} cancelled"), line
+
+    run(CondaPackageApp(find_environments=lambda: two_demos), scenario)
+    assert list(out.iterdir()) == []
