@@ -1,6 +1,6 @@
 """The pack plan and the pack options, validated once for the CLI and the TUI."""
 
-from .filters import FilterKind, PathFilter
+from .filters import FilterKind, PathFilter, path_kept
 from .options import (
     PackOptions,
     PackSettings,
@@ -49,6 +49,7 @@ __all__ = [
     "keeps_bytecode",
     "make_parcel",
     "make_plan",
+    "path_kept",
     "resolve_output",
     "subdir_from_options",
     "validate",
