@@ -166,3 +166,19 @@ def cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str
         input=input,
         timeout=300,
     )
+
+
+def build_program(prefix: Path, work: Path, rpath_tag: str = "RUNPATH") -> Path:
+    """bin/prog linked to lib/libfoo.so with an absolute RPATH (or RUNPATH) into the
+    prefix, compiled here with cc: a real ELF pair to relocate. It prints foo=42."""
+    lib = prefix / "lib"
+    (work / "foo.c").write_text("int foo(void) { return 42; }\n")
+    (work / "prog.c").write_text(
+        '#include <stdio.h>\nint foo(void);\nint main(void) { printf("foo=%d\\n", foo()); }\n'
+    )
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", lib / "libfoo.so", work / "foo.c"], check=True)
+    tags = ["-Wl,--disable-new-dtags"] if rpath_tag == "RPATH" else []
+    prog = prefix / "bin" / "prog"
+    link = ["cc", "-o", prog, work / "prog.c", f"-L{lib}", "-lfoo", f"-Wl,-rpath,{lib}", *tags]
+    subprocess.run(link, check=True)
+    return prog

@@ -163,6 +163,18 @@ def test_check_lists_exactly_the_findings_it_was_built_to_show(tmp_path):
     assert text.stdout.splitlines()[0] == f"# prefix: {target} (demo environment)"
     assert "# 2 errors, 3 warnings, 1 info in 19 files" in text.stdout
 
+    # What the pack leaves out has no say: --check shows what would go in
+    excluded = ("bin/demo-tool", "*/site-packages/*")
+    kept = cli("--check", "--json", target, *(f"--exclude={p}" for p in excluded), env=cache)
+    assert sorted((f["code"], f["path"]) for f in json.loads(kept.stdout)["findings"]) == sorted(
+        (code, path)
+        for code, path in DEMO_FINDINGS
+        if path != "bin/demo-tool" and "/site-packages/" not in path
+    )
+    options = ("--dry-run", "--ignore-missing-files", "--exclude=bin/demo-tool")
+    dry = cli(*options, "-o", tmp_path / "x.tar.gz", target, env=cache)
+    assert "# 1 error, 3 warnings, 1 info" in dry.stdout + dry.stderr
+
 
 def test_pack_with_zstd_unpack_elsewhere_and_activate(tmp_path):
     """The README's demo: pack, extract at a longer path, activate, the prefix moved."""

@@ -8,24 +8,14 @@ import tarfile
 
 import pytest
 from conda_package.core.analyse.elf import read_elf
-from conftest import cli
+from conftest import build_program, cli
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc)")
 
 
 def test_program_runs_from_new_place(small_env, tmp_path):
     lib, bin_ = small_env / "lib", small_env / "bin"
-    (tmp_path / "foo.c").write_text("int foo(void) { return 42; }\n")
-    (tmp_path / "prog.c").write_text(
-        '#include <stdio.h>\nint foo(void);\nint main(void) { printf("foo=%d\\n", foo()); }\n'
-    )
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", lib / "libfoo.so", tmp_path / "foo.c"],
-                   check=True)  # fmt: skip
-    subprocess.run(
-        ["cc", "-o", bin_ / "prog", tmp_path / "prog.c", f"-L{lib}", "-lfoo",
-         f"-Wl,-rpath,{lib}", "-Wl,--disable-new-dtags"],
-        check=True,
-    )  # fmt: skip
+    build_program(small_env, tmp_path, "RPATH")
     archive = tmp_path / "env.tar.gz"
     r = cli("-p", small_env, "-o", archive, "--fix-rpath")
     assert r.returncode == 0, r.stderr

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import build_program, cli
 from pkgbuild import BINARY_PLACEHOLDER, PLACEHOLDER, make_tar_bz2
 from realenv import install, make_channel
 
@@ -205,15 +205,7 @@ def test_large_elf_under_fix_rpath_is_patched_as_it_streams(small_env, tmp_path)
     """A 96 MiB program (a real one, with data appended) whose RPATH names the prefix:
     the archived copy has an $ORIGIN RPATH and runs after the old place is gone, and the
     pack's memory grows by far less than the file."""
-    lib, prog = small_env / "lib", small_env / "bin/prog"
-    (tmp_path / "foo.c").write_text("int foo(void) { return 42; }\n")
-    (tmp_path / "prog.c").write_text(
-        '#include <stdio.h>\nint foo(void);\nint main(void) { printf("foo=%d\\n", foo()); }\n'
-    )
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", lib / "libfoo.so", tmp_path / "foo.c"],
-                   check=True)  # fmt: skip
-    subprocess.run(["cc", "-o", prog, tmp_path / "prog.c", f"-L{lib}", "-lfoo",
-                    f"-Wl,-rpath,{lib}"], check=True)  # fmt: skip
+    prog = build_program(small_env, tmp_path)
     archive = tmp_path / "env.tar.gz"
     args = ("-p", small_env, "-o", archive, "--fix-rpath", "-j", "2", "--force")
     baseline = peak_rss(*args)

@@ -15,6 +15,7 @@ from .. import (
     analyse,
     default_cache,
     is_demo,
+    path_kept,
     shown_prefix,
     target_findings,
 )
@@ -27,9 +28,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 or word == "info" else f"{n} {word}s"
 
 
-def summary_line(report: RelocationReport, extra: tuple[Finding, ...] = ()) -> str:
+def summary_line(report: RelocationReport, findings: list[Finding]) -> str:
     """One line for the end of --check and for the packer's --dry-run."""
-    counts = [sum(1 for f in (*report.findings, *extra) if f.severity is s) for s in Severity]
+    counts = [sum(1 for f in findings if f.severity is s) for s in Severity]
     room = f"{report.room} bytes" if report.room is not None else "any"
     return (
         f"# {_plural(counts[0], 'error')}, {_plural(counts[1], 'warning')},"
@@ -51,17 +52,26 @@ def _print_files(report: RelocationReport) -> None:
             print(f"    {name}: {where}" + (f" ({found})" if found else ""))
 
 
-def cmd_check(args: argparse.Namespace, env: Environment) -> int:
-    """Exit 1 when any finding is an error: the environment would not work once moved."""
+def checked(env: Environment, args: argparse.Namespace) -> tuple[RelocationReport, list[Finding]]:
+    """The analysis and its findings for this pack: for its target prefix or image, and
+    only of the files its --exclude/--include keep, most severe first."""
     cache = default_cache(env.prefix)
     report = analyse(env, threads=args.threads, cache=cache)
     cache.save()
     extra = target_findings(env, report, args.relocate_prefix) if args.relocate_prefix else ()
     extra += image_findings(env, args)
+    kept = path_kept(args.filters)
     order = list(Severity)
     findings = sorted(
-        (*report.findings, *extra), key=lambda f: (order.index(f.severity), f.path, f.code)
+        (f for f in (*report.findings, *extra) if kept(f.path)),
+        key=lambda f: (order.index(f.severity), f.path, f.code),
     )
+    return report, findings
+
+
+def cmd_check(args: argparse.Namespace, env: Environment) -> int:
+    """Exit 1 when any finding is an error: the environment would not work once moved."""
+    report, findings = checked(env, args)
     status = 1 if any(f.severity is Severity.ERROR for f in findings) else 0
     if args.json:
         data = {
@@ -103,5 +113,5 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
         for d in report.packages:
             print(f"{d.package.dist}: {d.reason}")
             print(f"    fix: {d.fix}")
-    print(summary_line(report, extra))
+    print(summary_line(report, findings))
     return status

@@ -106,14 +106,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def _analysis_summary(env: Environment, args: argparse.Namespace) -> str:
     """The --check summary, for --dry-run: what the move would break, before packing."""
-    from .. import analyse, default_cache, target_findings
-    from .check import summary_line
+    from .check import checked, summary_line
 
-    cache = default_cache(env.prefix)
-    report = analyse(env, threads=args.threads, cache=cache)
-    cache.save()
-    extra = target_findings(env, report, args.relocate_prefix) if args.relocate_prefix else ()
-    return summary_line(report, extra) + " (details: --check)"
+    return summary_line(*checked(env, args)) + " (details: --check)"
 
 
 def cmd_pack(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """The pack plan and the pack options, validated once for the CLI and the TUI."""
 
-from .filters import FilterKind, PathFilter
+from .filters import FilterKind, PathFilter, path_kept
 from .label import ArchiveLabel, archive_label
 from .options import (
     PackOptions,
@@ -55,6 +55,7 @@ __all__ = [
     "keeps_bytecode",
     "make_parcel",
     "make_plan",
+    "path_kept",
     "preview_plan",
     "resolve_output",
     "subdir_from_options",

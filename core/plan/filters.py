@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol, TypeVar
 
@@ -79,6 +79,12 @@ class _Matcher:
             if own or up:
                 verdict = c.keep
         return verdict
+
+
+def path_kept(filters: Sequence[PathFilter]) -> Callable[[str], bool]:
+    """Whether the filters keep a file, for what --check and --dry-run report: the files
+    the pack leaves out have no say in whether the archive works."""
+    return _Matcher(filters).kept if filters else lambda name: True
 
 
 def apply_filters(
