@@ -3,6 +3,7 @@ time by its Python, loaded at the target without compiling, even from a read-onl
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -122,6 +123,37 @@ def test_compiled_bytecode_matches_its_source_in_a_plain_directory(real_env, tmp
     head = (out / JSON_PYC).read_bytes()[:16]
     assert int.from_bytes(head[8:12], "little") == int(source.st_mtime)
     assert int.from_bytes(head[12:16], "little") == source.st_size
+
+
+def test_bytecode_is_merged_as_it_compiles_and_what_sorts_before_it_waits_for_nothing(
+    real_env, tmp_path
+):
+    """The packer writes what sorts before the first byte-code while the compilers run:
+    entries() hands it out without taking in any group, and then the same plan as
+    with_bytecode() of the whole compile."""
+    from conda_package.core.plan import make_plan
+    from conda_package.core.write.bytecode import BytecodeCompile, compile_bytecode, with_bytecode
+
+    env = Environment.load(str(real_env))
+    plan = make_plan(env)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole = with_bytecode(plan, compile_bytecode(env, plan, str(tmp_path / "a"), None, 2))
+    job = BytecodeCompile(env, plan, str(tmp_path / "b"), None, 2)
+    try:
+        first = min(job._bounds)
+        before = sum(e.name < first for e in plan.entries)
+        early = list(itertools.islice(job.entries(), before))
+        assert job._gate == 0  # no group taken in (nor waited for) yet
+        assert early == list(plan.entries[:before]) and before > 1000
+        assert job.totals() is None
+        streamed = job.plan()
+        assert streamed.entries == whole.entries
+        assert job.totals() == (len(whole.entries), whole.total_bytes)
+    finally:
+        job.close()
+    names = [e.name for e in streamed.entries]
+    assert JSON_PYC in names and names == sorted(names)
 
 
 def test_compile_bytecode_needs_the_environments_python(small_env, tmp_path):
