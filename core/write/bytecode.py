@@ -176,12 +176,7 @@ class BytecodeCompile:
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen[bytes]] = set()
         self._closed = False
-        # `jobs` interpreters at a time; but up to twice as many groups all at once, one wave
-        # that the kernel balances: in waves of `jobs`, the real environment's 512, 512 |
-        # 512, 48 sources left one core idle while the third group ended (the packer, waiting
-        # for it, has nothing to do), and the compile is what the rest of the image waits for.
-        workers = len(self._groups) if len(self._groups) <= 2 * jobs else jobs
-        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="bytecode")
+        self._pool = ThreadPoolExecutor(max(1, jobs), thread_name_prefix="bytecode")
         # Started in the order they are needed: the stream waits for the first ones first.
         self._futures: dict[int, Future[tuple[str, bytes]]] = {}
         for number in self._order:
