@@ -167,6 +167,28 @@ def test_compile_bytecode_needs_the_environments_python(small_env, tmp_path):
     assert list(tmp_path.iterdir()) == [small_env]
 
 
+@pytest.mark.parametrize("name", ["env.tar.gz", "env.zip", "env.sh"])
+def test_a_compiler_failing_mid_stream_leaves_nothing(small_env, tmp_path, name):
+    """The compile runs while the archive is written: its failure still ends the pack with
+    one line, and neither the output nor the byte-code folder is left behind."""
+    python = small_env / "bin/python"
+    python.parent.mkdir(exist_ok=True)
+    python.write_text("#!/bin/sh\necho 'boom: not a Python' >&2\nexit 3\n")
+    python.chmod(0o755)
+    library = small_env / "lib/python3.7"
+    library.mkdir(parents=True)
+    (library / "mod.py").write_text("X = 1\n")
+    out = tmp_path / name
+    r = cli("-p", small_env, "-o", out, "--compile-bytecode", "-q")
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"conda-package: error: {python}: cannot compile byte-code (boom: not a Python); it"
+        " must run on this machine for --compile-bytecode and for squashfs images (pack"
+        " without --compile-bytecode, or as another format)"
+    ]
+    assert list(tmp_path.iterdir()) == [small_env]
+
+
 def test_files_holding_still_finds_the_prefix_outside_bytecode(tmp_path):
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__/m.cpython-37.pyc").write_bytes(b"\0/old/prefix\0")
