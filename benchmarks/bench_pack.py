@@ -26,13 +26,20 @@ BIN = Path(sys.executable).parent
 
 def run(cmd: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS in MiB of one command."""
+    wall, peak, _ = run_usage(cmd)
+    return wall, peak
+
+
+def run_usage(cmd: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS in MiB and CPU seconds (user + system, the command's and
+    its children's) of one command."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss // 1024
+    return wall, usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime
 
 
 def measure(jobs: dict[str, tuple[str, list[str], Path]], repeat: int) -> dict[str, dict]:
@@ -40,21 +47,25 @@ def measure(jobs: dict[str, tuple[str, list[str], Path]], repeat: int) -> dict[s
     during the run then weighs on every command alike."""
     walls: dict[str, list[float]] = {key: [] for key in jobs}
     rss: dict[str, list[int]] = {key: [] for key in jobs}
+    cpus: dict[str, list[float]] = {key: [] for key in jobs}
     for _ in range(repeat):
         for key, (_, cmd, output) in jobs.items():
             if output.exists():
                 output.unlink()
-            wall, peak = run(cmd)
+            wall, peak, cpu = run_usage(cmd)
             walls[key].append(wall)
             rss[key].append(peak)
+            cpus[key].append(cpu)
     rows = {}
     for key, (name, _, output) in jobs.items():
         row = {"wall": statistics.median(walls[key]), "rss": max(rss[key])}
+        row["cpu"] = statistics.median(cpus[key])
         row["size"] = output.stat().st_size
         rows[key] = row
         print(
-            f"{name:44} {row['wall']:7.2f} s {row['size'] / 2**20:8.1f} MiB"
-            f" {row['rss']:6d} MiB RSS  (runs: {' '.join(f'{w:.2f}' for w in walls[key])})",
+            f"{name:44} {row['wall']:7.2f} s {row['cpu']:5.2f} CPU-s"
+            f" {row['size'] / 2**20:8.1f} MiB {row['rss']:6d} MiB RSS"
+            f"  (runs: {' '.join(f'{w:.2f}' for w in walls[key])})",
             flush=True,
         )
     return rows

@@ -2,14 +2,18 @@
 against conda-pack 0.9.2's squashfs, at the same compressor, level and block size.
 
 Usage: python benchmarks/bench_squashfs.py [PREFIX] [--threads N] [--repeat R] [--level L]
+                                          [--baseline EXE]
 
 conda-pack's --compress-level N means zstd level int(N / 8 * 20) with 256 KiB blocks, so the
 default --level 2 (conda-pack's --compress-level 1) compares all three at zstd 2, 256 KiB.
 Also shown: both builders reading the same relocated tar on stdin (why tar2sqfs). Our
 images hold byte-code compiled at pack time (the real environment ships none), so the copy
 and the tar the builders read hold the same byte-code (packed with --compile-bytecode), and
-the compile alone is timed too, to tell the builder's share from the compiler's. The
-commands take turns for R rounds; medians, page cache warm.
+the compile alone is timed too, to tell the builder's share from the compiler's (the
+packer writes what sorts before the byte-code while it compiles, so the two overlap).
+--baseline EXE adds another conda-package (a regular install of an older commit) to the
+turns, to measure a change old against new under the same load. The commands take turns
+for R rounds; medians, page cache warm; CPU seconds are the command's and its children's.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--level", type=int, default=2, help="zstd level (2: conda-pack's 1)")
+    parser.add_argument("--baseline", help="another conda-package executable to time too")
     args = parser.parse_args()
     for tool in ("tar2sqfs", "mksquashfs"):
         if shutil.which(tool) is None:
@@ -96,6 +101,18 @@ def main() -> None:
                 work / "e.squashfs",
             ),
         }
+        if args.baseline:
+            base_exe = [args.baseline, *ours[1:]]
+            jobs["base_mount"] = (
+                "  baseline --relocate-prefix",
+                [*base_exe, "--relocate-prefix", MOUNT, "-o", str(work / "g.squashfs")],
+                work / "g.squashfs",
+            )
+            jobs["base_anywhere"] = (
+                "  baseline, mount anywhere",
+                [*base_exe, "-o", str(work / "h.squashfs")],
+                work / "h.squashfs",
+            )
         jobs["compile"] = (
             "  of which: load, plan, compile byte-code",
             [sys.executable, "-c", COMPILE, prefix, MOUNT, threads, str(work / "compiled")],
@@ -113,17 +130,23 @@ def main() -> None:
         else:
             print("conda-pack not installed: pip install conda-pack==0.9.2 to compare")
         rows = measure(jobs, args.repeat)
-        base, compiling = rows["mksquashfs_dir"]["wall"], rows["compile"]["wall"]
+        base = rows["mksquashfs_dir"]
         for key in ("ours_mount", "ours_anywhere"):
-            ours = rows[key]["wall"]
+            ours = rows[key]
             print(
-                f"{key}: {ours / base:.2f}x the time of mksquashfs of the copy;"
-                f" without the compile {(ours - compiling) / base:.2f}x"
+                f"{key}: {ours['wall'] / base['wall']:.2f}x the time of mksquashfs of the copy,"
+                f" {ours['cpu'] / base['cpu']:.2f}x its CPU seconds"
             )
+            if args.baseline:
+                old = rows[key.replace("ours", "base")]["wall"]
+                print(f"{key}: {ours['wall'] / old:.2f}x the baseline's time")
         if "conda_pack" in rows:
             for key in ("ours_mount", "ours_anywhere"):
                 ratio = rows["conda_pack"]["wall"] / rows[key]["wall"]
                 print(f"{key}: {ratio:.2f}x faster than conda-pack (whose image has no byte-code)")
+            if args.baseline:
+                ratio = rows["conda_pack"]["wall"] / rows["base_mount"]["wall"]
+                print(f"base_mount: {ratio:.2f}x faster than conda-pack")
 
 
 if __name__ == "__main__":

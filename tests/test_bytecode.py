@@ -3,6 +3,7 @@ time by its Python, loaded at the target without compiling, even from a read-onl
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -124,6 +125,37 @@ def test_compiled_bytecode_matches_its_source_in_a_plain_directory(real_env, tmp
     assert int.from_bytes(head[12:16], "little") == source.st_size
 
 
+def test_bytecode_is_merged_as_it_compiles_and_what_sorts_before_it_waits_for_nothing(
+    real_env, tmp_path
+):
+    """The packer writes what sorts before the first byte-code while the compilers run:
+    entries() hands it out without taking in any group, and then the same plan as
+    with_bytecode() of the whole compile."""
+    from conda_package.core.plan import make_plan
+    from conda_package.core.write.bytecode import BytecodeCompile, compile_bytecode, with_bytecode
+
+    env = Environment.load(str(real_env))
+    plan = make_plan(env)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole = with_bytecode(plan, compile_bytecode(env, plan, str(tmp_path / "a"), None, 2))
+    job = BytecodeCompile(env, plan, str(tmp_path / "b"), None, 2)
+    try:
+        first = min(job._bounds)
+        before = sum(e.name < first for e in plan.entries)
+        early = list(itertools.islice(job.entries(), before))
+        assert job._gate == 0  # no group taken in (nor waited for) yet
+        assert early == list(plan.entries[:before]) and before > 1000
+        assert job.totals() is None
+        streamed = job.plan()
+        assert streamed.entries == whole.entries
+        assert job.totals() == (len(whole.entries), whole.total_bytes)
+    finally:
+        job.close()
+    names = [e.name for e in streamed.entries]
+    assert JSON_PYC in names and names == sorted(names)
+
+
 def test_compile_bytecode_needs_the_environments_python(small_env, tmp_path):
     out = tmp_path / "small.tar.gz"
     r = cli("-p", small_env, "-o", out, "--compile-bytecode")
@@ -131,6 +163,28 @@ def test_compile_bytecode_needs_the_environments_python(small_env, tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"conda-package: error: --compile-bytecode: {small_env} has no bin/python to compile"
         " with; pack without --compile-bytecode"
+    ]
+    assert list(tmp_path.iterdir()) == [small_env]
+
+
+@pytest.mark.parametrize("name", ["env.tar.gz", "env.zip", "env.sh"])
+def test_a_compiler_failing_mid_stream_leaves_nothing(small_env, tmp_path, name):
+    """The compile runs while the archive is written: its failure still ends the pack with
+    one line, and neither the output nor the byte-code folder is left behind."""
+    python = small_env / "bin/python"
+    python.parent.mkdir(exist_ok=True)
+    python.write_text("#!/bin/sh\necho 'boom: not a Python' >&2\nexit 3\n")
+    python.chmod(0o755)
+    library = small_env / "lib/python3.7"
+    library.mkdir(parents=True)
+    (library / "mod.py").write_text("X = 1\n")
+    out = tmp_path / name
+    r = cli("-p", small_env, "-o", out, "--compile-bytecode", "-q")
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"conda-package: error: {python}: cannot compile byte-code (boom: not a Python); it"
+        " must run on this machine for --compile-bytecode and for squashfs images (pack"
+        " without --compile-bytecode, or as another format)"
     ]
     assert list(tmp_path.iterdir()) == [small_env]
 

@@ -31,7 +31,7 @@ from ..paths import fsencode
 from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from ..threads import IOPool
-from .bytecode import CompiledBytecode, can_compile, compile_bytecode, with_bytecode
+from .bytecode import BytecodeCompile, can_compile
 from .generated import generated_entries
 from .image import ImageLayout, image_layout
 from .parcel import check_meta_free
@@ -112,13 +112,16 @@ def _plan_and_pack(
     compile_it = settings.compile_bytecode or (image is not None and can_compile(env))
     if not compile_it or options.dry_run:
         return _pack(env, options, settings, plan, None, image, io, progress, cancel, start)
-    # Beside the output: outside the environment, as the output is.
+    # Beside the output: outside the environment, as the output is. Compiled while the
+    # packer writes what sorts before the byte-code.
     with tempfile.TemporaryDirectory(
         prefix=".conda-package-bytecode-", dir=os.path.dirname(settings.output)
     ) as into:
-        compiled = compile_bytecode(env, plan, into, relocate, settings.threads)
-        plan = with_bytecode(plan, compiled)
-        return _pack(env, options, settings, plan, compiled, image, io, progress, cancel, start)
+        job = BytecodeCompile(env, plan, into, relocate, settings.threads)
+        try:
+            return _pack(env, options, settings, plan, job, image, io, progress, cancel, start)
+        finally:
+            job.close()
 
 
 def _pack(
@@ -126,7 +129,7 @@ def _pack(
     options: PackOptions,
     settings: PackSettings,
     plan: PackPlan,
-    compiled: CompiledBytecode | None,
+    job: BytecodeCompile | None,
     image: ImageLayout | None,
     io: IOPool,
     progress: ProgressCallback | None,
@@ -135,7 +138,10 @@ def _pack(
 ) -> PackResult:
     output, fmt = settings.output, settings.format
     relocate = image.prefix if image else settings.relocate_prefix  # a parcel sets it too
+    compiled = job.compiled if job is not None else None
     prep = Preparer(env, replace(options, relocate_prefix=relocate), compiled, image, io)
+    if job is not None and (fmt == "sh" or (fmt == "zip" and not options.zip64)):
+        plan, job = job.plan(), None  # their totals are written or checked first
     if fmt == "zip" and not options.zip64:
         _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env, prep)))
     result = PackResult(None if options.dry_run else output, fmt, plan, image=image)
@@ -146,7 +152,7 @@ def _pack(
     result.findings += plan.notes
     result.findings += [clash.note for clash in plan.clashes]
     notes = _Notes(result)
-    tell = _Reporter(progress, len(plan.entries), plan.total_bytes)
+    tell = _Reporter(progress, len(plan.entries), plan.total_bytes)  # byte-code: added later
     writer = None
     if not options.dry_run:
         rooms = [len(fsencode(e.placeholder)) for e in plan.entries if e.file_mode == "binary"]
@@ -168,7 +174,11 @@ def _pack(
     try:
         with ThreadPoolExecutor(settings.threads) as pool:
             try:
-                for run, batch in window(plan.entries, pool, prep, tar, cancel):
+                entries = plan.entries if job is None else job.entries()
+                for run, batch in window(entries, pool, prep, tar, cancel, job):
+                    if tell.estimated and job is not None and (totals := job.totals()):
+                        tell.files, tell.size = totals
+                        tell.estimated = False
                     if writer is not None:
                         _write(writer, prep, run, batch)
                     if batch is not None:
@@ -179,6 +189,8 @@ def _pack(
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+        if job is not None:
+            plan = result.plan = job.plan()  # handed out whole by now
         extra = generated_entries(
             plan,
             result.relocations,
@@ -250,6 +262,7 @@ class _Reporter:
     def __init__(self, progress: ProgressCallback | None, files: int, size: int) -> None:
         self.progress = progress
         self.files, self.size = files, size
+        self.estimated = True  # the totals lack byte-code still being compiled
         self.done_files = self.done_bytes = 0
         self.throttle = Throttle()
 

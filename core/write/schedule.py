@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 from ..archive import CompressedRun, TarMembers, TarWriter
 from ..errors import CondaPackageError
@@ -92,12 +92,32 @@ class Run(NamedTuple):
         return self.how != "part" or self.part[0] + self.size == self.part[1]
 
 
-def runs(entries: tuple[PlanEntry, ...], prep: Preparer, parts: bool) -> Iterator[Run]:
+class Gate(Protocol):
+    """Entries that come as they are made (byte-code being compiled): whether the next one
+    can be had without waiting."""
+
+    def ready(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> None: ...
+
+
+def runs(
+    entries: Iterable[PlanEntry], prep: Preparer, parts: bool, gate: Gate | None = None
+) -> Iterator[Run | None]:
     """The plan in order as runs for the workers (BATCH_FILES entries or BATCH_BYTES); each
-    large file alone, in parts of PART_BYTES when `parts`, else streamed."""
+    large file alone, in parts of PART_BYTES when `parts`, else streamed. None when the
+    gate says the next entry is not there yet: the run being made is kept (runs are cut
+    where they would be without a gate), and asking again later goes on with it."""
     run: list[PlanEntry] = []
     size = 0
-    for entry in entries:
+    todo = iter(entries)
+    while True:
+        if gate is not None and not gate.ready():
+            yield None
+            continue
+        entry = next(todo, None)
+        if entry is None:
+            break
         handling = prep.handling(entry)
         if handling != "read":
             if run:
@@ -156,23 +176,32 @@ def prepare_rewrite(prep: Preparer, run: Run) -> Batch:
 
 
 def window(
-    entries: tuple[PlanEntry, ...],
+    entries: Iterable[PlanEntry],
     pool: ThreadPoolExecutor,
     prep: Preparer,
     tar: TarWriter | None,
     cancel: threading.Event | None,
+    gate: Gate | None = None,
 ) -> Iterator[tuple[Run, Batch | None]]:
     """Yield runs in plan order with what the workers made of them (None: a file to
     stream), at most WINDOW_BYTES and WINDOW_BATCHES ahead of the writer; for a tar
-    writer, the workers serialise and seal the runs for it."""
+    writer, the workers serialise and seal the runs for it. With a gate, what is ready is
+    written while the rest is awaited."""
     pending: deque[tuple[Run, Future[Batch] | None]] = deque()
     in_flight = 0
-    todo = runs(entries, prep, parts=tar is not None)
+    todo = runs(entries, prep, tar is not None, gate)
     exhausted = False
     while True:
         while not exhausted and len(pending) < WINDOW_BATCHES and in_flight < WINDOW_BYTES:
-            run = next(todo, None)
-            if run is None:
+            run = next(todo, _END)
+            if run is None:  # not ready: hand out what is, else wait for it
+                if pending:
+                    break
+                assert gate is not None
+                check_cancel(cancel)
+                gate.wait(0.1)
+                continue
+            if run is _END:
                 exhausted = True
                 break
             future = None
@@ -191,3 +220,6 @@ def window(
         run, future = pending.popleft()
         in_flight -= run.size
         yield run, future.result() if future is not None else None
+
+
+_END = Run([], 0)  # window(): no runs left
