@@ -360,7 +360,7 @@ def test_report_order_and_counts(broken):
     # The one error whose presence depends on the linker's layout: NULs after .interp.
     assert set(keys) - {("bin/own-interp", "binary-prefix-no-room")} == set(EXPECTED_ERRORS)
     assert report.count(Severity.ERROR) == len(report.errors) == len(keys)
-    line = summary_line(report)
+    line = summary_line(report, report.findings)
     assert line.startswith(f"# {len(keys)} errors, ") and f"fits: {report.room} bytes" in line
 
 

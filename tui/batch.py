@@ -172,6 +172,9 @@ def run_batch(
             post(BatchState(prefix, "cancelled", "nothing was written"))
         except CondaPackageError as exc:
             post(BatchState(prefix, "failed", str(exc)))
+        except OSError as exc:  # a full disk, a folder gone: this one fails, the next may not
+            where = f"{exc.filename}: " if exc.filename else ""
+            post(BatchState(prefix, "failed", f"{where}{exc.strerror or exc}"))
         else:
             post(BatchState(prefix, "done", f"{result.output} ({human_bytes(result.bytes_out)})"))
 
