@@ -26,7 +26,7 @@ from test_workers import PLAIN_ENV, renamed_away
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
-TOOLS = ("slurmctld", "slurmd", "sinfo", "srun", "sbatch", "sbcast", "scancel")
+TOOLS = ("slurmctld", "slurmd", "sinfo", "srun", "sbatch", "sbcast", "scontrol", "scancel")
 PARTITION = "tests"
 
 # job.py of the README: every task prints one line of what it sees.
@@ -75,6 +75,23 @@ class Slurm:
             cwd=cwd,
             timeout=180,
         )
+
+    def batch(self, script: Path, output: Path, cwd: Path, seconds: float = 180) -> str:
+        """`sbatch script`, then its final JobState (polled: `sbatch --wait` sleeps in
+        steps of seconds)."""
+        r = self.run("sbatch", "--parsable", f"--output={output}", script, cwd=cwd)
+        assert r.returncode == 0, r.stderr
+        job = r.stdout.strip().split(";")[0]
+        deadline = time.monotonic() + seconds
+        state = ""
+        while time.monotonic() < deadline:
+            shown = self.run("scontrol", "--oneliner", "show", "job", job, cwd=cwd).stdout
+            found = re.search(r"\bJobState=(\S+)", shown)
+            state = found[1] if found else ""
+            if state not in ("", "PENDING", "CONFIGURING", "RUNNING", "COMPLETING"):
+                return state
+            time.sleep(0.2)
+        pytest.fail(f"job {job} still {state} after {seconds} s")
 
 
 def _skip_without_slurm() -> None:
@@ -178,9 +195,9 @@ def test_node_local_sbcast_extract_and_srun_in_a_batch_job(slurm, submit_dir, tm
     job.write_text(readme_blocks()[1].replace("/tmp/", f"{node_tmp}/"))
     out = tmp_path / "slurm-out.txt"
     with renamed_away(packed):
-        r = slurm.run("sbatch", "--wait", f"--output={out}", job, cwd=work)
+        state = slurm.batch(job, out, cwd=work)
     output = out.read_text() if out.exists() else ""
-    assert r.returncode == 0, r.stderr + output
+    assert state == "COMPLETED", output
     assert "Warning" not in output  # --ntasks-per-node was honoured
     assert (node_tmp / "analysis.tar.gz").read_bytes() == (work / "analysis.tar.gz").read_bytes()
     _assert_two_tasks_ran_from(_task_rows(output), node_tmp / "analysis", packed)
