@@ -17,7 +17,7 @@ from clusters import CACHE, PROBE, Daemons, assert_runs_from, free_port, pip_of
 from conftest import cli
 from test_workers import PLAIN_ENV, extract, renamed_away
 
-# A release for Python 3.7 (the real environment's), its dask, and the last click it
+# The last release for Python 3.7 (the real environment's), its dask, and the last click it
 # works with (its command line imports click._unicodefun, gone in click 8.1).
 DASK = ("distributed==2022.2.0", "dask==2022.2.0", "click==8.0.4")
 DASK_WHEELS = CACHE / "dask-2022.2.0-click-8.0.4-py37-wheels"

@@ -26,7 +26,17 @@ from test_workers import PLAIN_ENV, renamed_away
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
-TOOLS = ("slurmctld", "slurmd", "sinfo", "srun", "sbatch", "sbcast", "scontrol", "scancel")
+TOOLS = (
+    "munged",
+    "slurmctld",
+    "slurmd",
+    "sinfo",
+    "srun",
+    "sbatch",
+    "sbcast",
+    "scontrol",
+    "scancel",
+)
 PARTITION = "tests"
 
 # job.py of the README: every task prints one line of what it sees.
@@ -38,8 +48,9 @@ SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
 SlurmUser=root
-AuthType=auth/none
-CredType=cred/none
+AuthType=auth/munge
+AuthInfo=socket={dir}/munge.socket
+CredType=cred/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -51,8 +62,6 @@ StateSaveLocation={dir}/state
 SlurmdSpoolDir={dir}/spool
 SlurmctldPidFile={dir}/slurmctld.pid
 SlurmdPidFile={dir}/slurmd.pid
-SlurmctldLogFile={dir}/slurmctld.log
-SlurmdLogFile={dir}/slurmd.log
 NodeName={host} NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName={partition} Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
@@ -76,9 +85,9 @@ class Slurm:
             timeout=180,
         )
 
-    def batch(self, script: Path, output: Path, cwd: Path, seconds: float = 180) -> str:
-        """`sbatch script`, then its final JobState (polled: `sbatch --wait` sleeps in
-        steps of seconds)."""
+    def batch(self, script: Path, output: Path, cwd: Path, seconds: float = 180) -> tuple[str, str]:
+        """`sbatch script`: its job id and final JobState (polled: `sbatch --wait` sleeps
+        in steps of seconds)."""
         r = self.run("sbatch", "--parsable", f"--output={output}", script, cwd=cwd)
         assert r.returncode == 0, r.stderr
         job = r.stdout.strip().split(";")[0]
@@ -89,9 +98,13 @@ class Slurm:
             found = re.search(r"\bJobState=(\S+)", shown)
             state = found[1] if found else ""
             if state not in ("", "PENDING", "CONFIGURING", "RUNNING", "COMPLETING"):
-                return state
+                return job, state
             time.sleep(0.2)
         pytest.fail(f"job {job} still {state} after {seconds} s")
+
+
+def _sbin(tool: str) -> str:
+    return shutil.which(tool, path=SBIN) or tool
 
 
 def _skip_without_slurm() -> None:
@@ -104,7 +117,7 @@ def _skip_without_slurm() -> None:
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory) -> Iterator[Slurm]:
-    """slurmctld and slurmd (auth/none: no munge needed) for this machine as one node."""
+    """munged (a key of its own), slurmctld and slurmd for this machine as one node."""
     _skip_without_slurm()
     top = tmp_path_factory.mktemp("slurm")
     for sub in ("state", "spool"):
@@ -122,9 +135,19 @@ def slurm(tmp_path_factory) -> Iterator[Slurm]:
     )
     cluster = Slurm(conf)
     daemons = Daemons(top, {**cluster.env, "PATH": SBIN})
+    key = top / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o600)
     try:
-        daemons.start("slurmctld", shutil.which("slurmctld", path=SBIN) or "", "-D", "-i")
-        daemons.start("slurmd", shutil.which("slurmd", path=SBIN) or "", "-D", "-N", host)
+        munged = daemons.start(
+            "munged",
+            _sbin("munged"),
+            *("--foreground", "--force", f"--key-file={key}", f"--socket={top}/munge.socket"),
+            *(f"--pid-file={top}/munged.pid", f"--seed-file={top}/munged.seed"),
+        )
+        daemons.wait_for("munged", "Created socket", munged, seconds=30)
+        daemons.start("slurmctld", _sbin("slurmctld"), "-D", "-i")
+        daemons.start("slurmd", _sbin("slurmd"), "-D", "-N", host)
         _wait_until_idle(cluster, top)
         yield cluster
     finally:
@@ -195,9 +218,9 @@ def test_node_local_sbcast_extract_and_srun_in_a_batch_job(slurm, submit_dir, tm
     job.write_text(readme_blocks()[1].replace("/tmp/", f"{node_tmp}/"))
     out = tmp_path / "slurm-out.txt"
     with renamed_away(packed):
-        state = slurm.batch(job, out, cwd=work)
+        job_id, state = slurm.batch(job, out, cwd=work)
     output = out.read_text() if out.exists() else ""
     assert state == "COMPLETED", output
-    assert "Warning" not in output  # --ntasks-per-node was honoured
-    assert (node_tmp / "analysis.tar.gz").read_bytes() == (work / "analysis.tar.gz").read_bytes()
-    _assert_two_tasks_ran_from(_task_rows(output), node_tmp / "analysis", packed)
+    assert "Warning" not in output  # --ntasks-per-node was honoured: one tar per node
+    _assert_two_tasks_ran_from(_task_rows(output), node_tmp / f"analysis-{job_id}", packed)
+    assert list(node_tmp.iterdir()) == []  # the job cleaned up after itself
