@@ -94,8 +94,10 @@ def generated_entries(
         f"{STATE_DIR}/{MANIFEST_NAME}": ((json.dumps(manifest, indent=1) + "\n").encode(), 0o644),
         **{ours.get(name, name): data for name, data in shipped_files(hook_into).items()},
     }
-    if relocate_prefix:
-        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)
+    # Always shipped, empty when every file still holds its own placeholder: extracting the
+    # archive again over a copy that was relocated resets this record with the files.
+    state = fsencode(f"{relocate_prefix}\n") if relocate_prefix else b""
+    files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (state, 0o644)
     if parcel:
         out.append((ArchiveEntry("meta", "dir", 0o755), b""))
         files.update(parcel_files(parcel, env))
