@@ -107,6 +107,21 @@ def test_extracted_copy_runs_at_its_new_path_with_the_source_gone(worker_archive
     assert (prefix / "bin" / "pip").read_bytes().startswith(f"#!{prefix}/bin/python".encode())
 
 
+def test_extracting_again_over_a_relocated_copy_relocates_it_again(worker_archive, tmp_path):
+    """A node-local copy reused by the next job: tar puts back the placeholders and the
+    record of where the copy was relocated to, so the next start relocates it again."""
+    prefix, archive = worker_archive
+    env = extract(archive, tmp_path / "analysis")
+    with renamed_away(prefix):
+        first = run(env / "bin" / "python", "-c", "pass")
+        subprocess.run(["tar", "-xf", str(archive), "-C", str(env)], check=True)
+        second = run(env / "bin" / "python", "-c", PROBE)
+        openssl = run(env / "bin" / "openssl", "version", "-d")
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert int(second.stdout.splitlines()[1]) > 100
+    assert openssl.stdout.strip() == f'OPENSSLDIR: "{env}/ssl"'
+
+
 def test_entry_points_find_their_python_before_relocation(worker_archive, tmp_path):
     """Relocation off: console scripts still run with the Python next to them, however they
     are reached, and never with a Python on PATH."""
@@ -133,7 +148,7 @@ def test_entry_points_find_their_python_before_relocation(worker_archive, tmp_pa
         assert r.returncode == 0, r.stderr
         assert f"from {env}/lib/python3.7/site-packages/pip (python 3.7)" in r.stdout
     assert openssl.returncode == 0 and str(env) not in openssl.stdout  # off: not relocated
-    assert not (env / STATE / "prefix").exists()
+    assert (env / STATE / "prefix").read_text() == ""  # as shipped: not relocated
 
 
 def _relocated_counts(stderr: str) -> list[int]:
@@ -201,7 +216,7 @@ def test_read_only_extract_still_runs(worker_archive):
         assert r.stdout == f"{env}\n"
         warning = r.stderr.splitlines()
         assert len(warning) == 1 and "read-only" in warning[0], r.stderr
-        assert not (env / STATE / "prefix").exists()
+        assert (env / STATE / "prefix").read_text() == ""  # as shipped: not relocated
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(top)], check=True)
         shutil.rmtree(top)
@@ -272,7 +287,7 @@ def test_a_path_too_long_to_relocate_to_still_runs_python(worker_archive, tmp_pa
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("conda-package: could not relocate"), lines
     assert "room for at most 255" in lines[0]
-    assert not (env / STATE / "prefix").exists()
+    assert (env / STATE / "prefix").read_text() == ""  # as shipped: not relocated
 
 
 def test_an_extracted_copy_packs_again(worker_archive, tmp_path):

@@ -103,11 +103,13 @@ def load_manifest(prefix: str) -> dict:
 
 
 def _read_state(prefix: str) -> str | None:
+    """The prefix every file was last relocated to; None while each holds its placeholder
+    (the archive ships the record empty)."""
     try:
         with open(
             _state_path(prefix, PREFIX_STATE_NAME), encoding="utf-8", errors="surrogateescape"
         ) as f:
-            return f.read().rstrip("\n")
+            return f.read().rstrip("\n") or None
     except FileNotFoundError:
         return None
 

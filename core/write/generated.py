@@ -101,8 +101,10 @@ def generated_entries(
         fsencode(f"{(label or ArchiveLabel(env.name)).stem}\n"),
         0o644,
     )
-    if relocate_prefix:
-        files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (fsencode(f"{relocate_prefix}\n"), 0o644)
+    # Always shipped, empty when every file still holds its own placeholder: extracting the
+    # archive again over a copy that was relocated resets this record with the files.
+    state = fsencode(f"{relocate_prefix}\n") if relocate_prefix else b""
+    files[f"{STATE_DIR}/{PREFIX_STATE_NAME}"] = (state, 0o644)
     if parcel:
         out.append((ArchiveEntry("meta", "dir", 0o755), b""))
         files.update(parcel_files(parcel, env))
