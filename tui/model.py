@@ -64,18 +64,22 @@ class FileIndex:
             for d in dirs:
                 add_dir(d)
             paths = files
+        # Each file adds to its own folder; folders then add to their parents, deepest
+        # first: one step a file and one a folder, not one per ancestor of every file.
         for path in paths:
             size = file_size(files[path])
             parent = path.rpartition("/")[0]
-            add_dir(parent)
+            if parent not in children:
+                add_dir(parent)
             children[parent].append(path)
             sizes[path] = size
-            while True:
-                sizes[parent] += size
-                counts[parent] += 1
-                if not parent:
-                    break
-                parent = parent.rpartition("/")[0]
+            sizes[parent] += size
+            counts[parent] += 1
+        for folder in sorted(children, key=lambda d: d.count("/"), reverse=True):
+            if folder:
+                parent = folder.rpartition("/")[0]
+                sizes[parent] += sizes[folder]
+                counts[parent] += counts[folder]
         return cls(sizes, children, counts)
 
     def is_dir(self, path: str) -> bool:
@@ -113,17 +117,20 @@ class LoadedEnvironment:
         files: dict[str, FileStat] = {}
         dirs: list[str] = []
         shown = time.monotonic()
+        cost = 0.0
 
         def walked(folder: str, entries: dict[str, FileStat]) -> None:
-            nonlocal shown
+            nonlocal shown, cost
             for path, st in entries.items():
                 if stat.S_ISDIR(st.st_mode):
                     dirs.append(path)
                 else:
                     files[path] = st
-            if time.monotonic() - shown > WALK_REDRAW_S:
+            if time.monotonic() - shown > max(WALK_REDRAW_S, 4 * cost):
+                began = time.monotonic()
                 on_walk(FileIndex.build(files, dirs))
                 shown = time.monotonic()
+                cost = shown - began  # an index costs more as files add up: space them out
 
         env = Environment.load(prefix, records=records, on_directory=walked)
         entries = {entry.path: entry for record in env.records for entry in record.paths}

@@ -18,11 +18,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, ProgressBar, Static
+from textual.widgets import Button, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from .display import count, human_bytes
-from .messages import JobProgress
+from .messages import JobProgress, ShowFile
 from .modals import (
     BuildPackageModal,
     ConfirmRemovalModal,
@@ -32,7 +32,13 @@ from .modals import (
     show_failure,
 )
 from .model import LoadedEnvironment, file_size
-from .packages import size_cell
+from .rows import Column, RowsTable
+
+COLUMNS = (
+    Column("path"),
+    Column("size", 9, "right", lambda n: Text(human_bytes(n))),  # type: ignore[arg-type]
+    Column("installed by", 22, format=lambda by: Text(str(by)) if by else Text("unknown", "dim")),
+)
 
 
 class EnvironmentChanged(Message):
@@ -50,7 +56,7 @@ class UntrackedPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="untracked-summary")
-        yield DataTable(id="untracked-table", cursor_type="row", zebra_stripes=True)
+        yield RowsTable(COLUMNS, id="untracked-table")
         with Horizontal(classes="buttons"):
             yield Button("Build package…", id="build-package", compact=True)
             yield Button("Remove…", id="remove-untracked", variant="error", compact=True)
@@ -58,26 +64,16 @@ class UntrackedPane(Vertical):
         yield Static(id="untracked-status")
 
     def on_mount(self) -> None:
-        table = self.query_one("#untracked-table", DataTable)
-        table.add_column("path", key="path")
-        table.add_column("size", key="size")
-        table.add_column("installed by", key="by")
         self.query_one("#untracked-progress", ProgressBar).display = False
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:
         self.loaded = loaded
         env = loaded.env
-        table = self.query_one("#untracked-table", DataTable)
-        table.clear()
-        for path in env.untracked:
-            pip = env.pip_owners.get(path)
-            table.add_row(
-                Text(path),
-                size_cell(file_size(env.files[path])),
-                Text(str(pip)) if pip else Text("unknown", style="dim"),
-                key=path,
-            )
-        total = sum(file_size(env.files[p]) for p in env.untracked)
+        table = self.query_one("#untracked-table", RowsTable)
+        pip = env.pip_owners
+        rows = [(p, file_size(env.files[p]), pip.get(p)) for p in env.untracked]
+        table.set_rows(rows)
+        total = sum(row[1] for row in rows)  # type: ignore[misc]
         if env.untracked:
             summary = f"{count(len(env.untracked), 'untracked file')}, {human_bytes(total)}"
             if env.pip_owners:
@@ -87,6 +83,10 @@ class UntrackedPane(Vertical):
         self.query_one("#untracked-summary", Static).update(Text(summary))
         table.display = bool(env.untracked)
         self.set_buttons()
+
+    @on(RowsTable.Selected, "#untracked-table")
+    def show_in_files(self, event: RowsTable.Selected) -> None:
+        self.post_message(ShowFile(str(event.row[0])))
 
     @property
     def busy(self) -> bool:
