@@ -146,6 +146,34 @@ class FilesPane(Horizontal):
             else:
                 node.add_leaf(self.label(path), data=path)
 
+    def reveal(self, path: str) -> None:
+        """Open the folders down to `path`, put the cursor on it and show its details
+        (the filter is cleared if it hides the path)."""
+        if self.loaded is None:
+            return
+        assert self.index is not None
+        if path not in self.index.sizes:
+            field = self.query_one("#files-filter", Input)
+            with field.prevent(Input.Changed):
+                field.value = ""
+            self.apply_filter("", keep_open=True)
+        tree: Tree[str] = self.query_one("#files-tree", Tree)
+        node = tree.root
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            if node is not tree.root and not node.children:
+                self.populate(node)
+            node.expand()
+            wanted = "/".join(parts[:depth])
+            child = next((c for c in node.children if c.data == wanted), None)
+            if child is None:
+                break
+            node = child
+        tree.last_line  # noqa: B018 (lays the tree out, so that the node has a line)
+        tree.move_cursor(node)
+        tree.focus()
+        self.show_details(node.data or "")
+
     @on(Tree.NodeExpanded, "#files-tree")
     def expand(self, event: Tree.NodeExpanded[str]) -> None:
         if event.node is not event.node.tree.root and not event.node.children:

@@ -53,3 +53,11 @@ class WalkProgress(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, WalkProgress)
+
+
+class ShowFile(Message):
+    """Show this path (relative to the prefix) in the Files tab, with its details."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
