@@ -101,7 +101,7 @@ async def main():
             await pilot.press("enter")
             await pilot.pause()
             figures[f"filter_{needle}_ms"] = (time.perf_counter() - t) * 1000
-        figures["filter_python_summary"] = str(pane.query_one("#files-summary").content)
+            figures[f"filter_{needle}_summary"] = str(pane.query_one("#files-summary").content)
     figures["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
@@ -144,8 +144,10 @@ def report(name: str, runs: list[dict]) -> None:
     print(f"  package table      {med('table_s'):7.2f} s")
     print(f"  all loaded         {med('loaded_s'):7.2f} s")
     print(f"  analysed           {med('analysed_s'):7.2f} s")
-    print(f"  expand {first['expanded_folder']} ({first['entries']:,} entries) {med('expand_ms'):.0f} ms")
-    print(f"  filter 'python'    {med('filter_python_ms'):7.0f} ms  ({first['filter_python_summary']})")
+    folder, entries = first["expanded_folder"], first["entries"]
+    print(f"  expand {folder} ({entries:,} entries) {med('expand_ms'):.0f} ms")
+    summary = first["filter_python_summary"]
+    print(f"  filter 'python'    {med('filter_python_ms'):7.0f} ms  ({summary})")
     print(f"  filter 'libz.so'   {med('filter_libz.so_ms'):7.0f} ms")
     print(f"  peak RSS           {med('rss_mib'):7.0f} MiB")
 

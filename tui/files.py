@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from .display import SEVERITY_GLYPH, SEVERITY_STYLE, count, human_bytes
+from .display import SEVERITY_GLYPH, SEVERITY_STYLE, count, elide_middle, human_bytes
 from .model import FileIndex, LoadedEnvironment
 
 BADGE_STYLE = {
@@ -179,21 +179,30 @@ class FilesPane(Horizontal):
         if event.node is not event.node.tree.root and not event.node.children:
             self.populate(event.node)
 
+    def label_room(self, path: str) -> int:
+        """Columns left for a name and its badges at this depth of the tree: the tree is
+        ~60% of the screen (a hidden tab has no size yet, so from the screen's width)."""
+        depth = path.count("/") + 1
+        return int((self.app.size.width - 2) * 0.6) - 15 - 2 * depth
+
     def label(self, path: str) -> Text:
+        """Size, name, badges, owner; a long name is cut in the middle so that the badges
+        always show (the details panel has it whole), the owner goes if there is no room."""
         assert self.index is not None
         name = path.rpartition("/")[2]
+        room = self.label_room(path)
         text = Text(f"{human_bytes(self.index.sizes[path]):>10}  ", style="dim")
         if self.index.is_dir(path):
-            text.append(f"{name}/", style="bold")
+            text.append(f"{elide_middle(name, max(8, room - 1))}/", style="bold")
             return text
-        text.append(name)
-        if self.loaded is None:
-            return text  # still walking: badges and owners need the whole model
-        for badge in self.badges(path):
+        badges = self.badges(path) if self.loaded is not None else []
+        width = sum(len(badge) + 3 for badge in badges)
+        text.append(elide_middle(name, max(8, room - width)))
+        for badge in badges:
             text.append(" ")
             text.append(f"[{badge}]", style=BADGE_STYLE[badge])
-        owner = self.owner(path)
-        if owner:
+        owner = self.owner(path) if self.loaded is not None else ""
+        if owner and len(name) + width + len(owner) + 2 <= room:
             text.append(f"  {owner}", style="dim italic")
         return text
 

@@ -13,7 +13,7 @@ from textual.widgets import Tree
 
 from .env_list import EnvironmentListScreen
 from .env_screen import EnvironmentScreen
-from .modals import HelpScreen
+from .modals import HelpScreen, MessageModal, _Question
 from .packages import PackagesTable
 from .relocation import FindingsTree
 from .rows import RowsTable
@@ -35,6 +35,8 @@ SECTIONS: tuple[tuple[str, type[DOMNode]], ...] = (
     ("Untracked table", RowsTable),
     ("Files tree", Tree),
     ("Relocation findings", FindingsTree),
+    ("Messages", MessageModal),
+    ("Dialogs", _Question),
     ("This help", HelpScreen),
 )
 
@@ -50,20 +52,22 @@ def bindings_of(cls: type[DOMNode]) -> list[Binding]:
     return list(by_key.values())
 
 
-def rows_of(app: App, bindings: list[Binding], seen: set[tuple[str, str]]) -> list[KeyRow]:
-    """Rows for the bindings not listed already in a section before (same key, same action)."""
+def rows_of(app: App, bindings: list[Binding], seen: set[tuple[str, ...]]) -> list[KeyRow]:
+    """Rows for the bindings not listed already in a section before (same key, same action,
+    same words)."""
     rows = []
     for binding in bindings:
-        if (binding.key, binding.action) in seen:
+        same = (binding.key, binding.action, binding.description)
+        if same in seen:
             continue
-        seen.add((binding.key, binding.action))
+        seen.add(same)
         key = binding.key_display or app.get_key_display(binding)
         rows.append(KeyRow(key, binding.description or binding.action, binding))
     return rows
 
 
 def help_sections(app: App) -> list[tuple[str, list[KeyRow]]]:
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, ...]] = set()
     everywhere = bindings_of(type(app)) + bindings_of(Screen)
     if app.ENABLE_COMMAND_PALETTE:  # the app adds it when it starts, not in BINDINGS
         everywhere.append(Binding(app.COMMAND_PALETTE_BINDING, "command_palette", "Commands"))

@@ -85,7 +85,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog", id="help"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll():
-                yield Static(table)
+                yield Static(table, id="help-keys")
             yield Static("escape closes this help", classes="dialog-hint")
 
 
