@@ -48,7 +48,7 @@ figures = {}
 
 async def until(pilot, ready):
     while not ready():
-        await pilot.pause(0.005)
+        await pilot.pause(0.02)
 
 
 async def idle(pilot):

@@ -25,6 +25,7 @@ from textual.widgets import Input, TabbedContent, Tree
 ROOT = Path("/tmp/conda-package-tui-snapshots")
 PREFIX = ROOT / DEMO_NAME
 CLOCK = calendar.timegm((2024, 5, 6, 7, 8, 9))
+SIZE = (80, 24)  # every picture at the smallest terminal the UI is laid out for
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +160,47 @@ def test_files_without_colour(snap_compare, fixed_machine, monkeypatch):
         tree.move_cursor(find_node(tree, "demo-latest ["))
 
     assert snap_compare(app, run_before=run_before)
+
+
+def test_packages(snap_compare, app):
+    """The six columns fit in 80: long names are cut in the middle."""
+    assert snap_compare(app, run_before=lambda pilot: ready(pilot, "packages"), terminal_size=SIZE)
+
+
+def test_files_by_keyboard(snap_compare, app):
+    """3 shows the Files tab with the tree focused; down moves in it; enter opens a folder."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("3", "down", "enter", "down", "down")
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_finding_shown_in_files(snap_compare, app):
+    """Enter on a finding: the file in the Files tab, its details beside it."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("5")
+        tree = pilot.app.screen.query_one("#findings-tree", Tree)
+        tree.move_cursor(find_node(tree, "symlink-absolute-into-prefix"))
+        await pilot.press("enter")
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_open_prefix_dialog(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("o")
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_error_message(snap_compare, fixed_machine):
+    app = CondaPackageApp(str(fixed_machine / "etc"), clock=lambda: CLOCK)
+    assert snap_compare(app, run_before=ready, terminal_size=SIZE)

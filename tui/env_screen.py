@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -38,7 +39,7 @@ from .display import count
 from .files import FilesPane
 from .messages import JobProgress, LeaveEnvironment, RecordsRead, ShowFile, WalkProgress
 from .modals import show_failure
-from .model import FileIndex, LoadedEnvironment
+from .model import LoadedEnvironment, WalkState
 from .overview import OverviewPane
 from .packages import PackagesTable
 from .packing import PackPane
@@ -47,6 +48,7 @@ from .untracked import EnvironmentChanged, UntrackedPane
 
 # Panes that need the whole walk; the package table and the Files tree fill before it ends.
 AFTER_WALK = ("#overview-pane", "#untracked-pane", "#relocation-pane", "#pack-pane")
+PROGRESS_EVERY_S = 0.25
 # Each tab's main widget, focused when the tab is shown so that keys act on what is seen.
 TAB_FOCUS = {
     "overview": "#overview-pane",
@@ -81,7 +83,7 @@ class EnvironmentScreen(Screen[None]):
         self.clock = clock
         self.loaded: LoadedEnvironment | None = None
         self.tab_clicked = False
-        self.tracked = 0  # files the packages list: what the walk should find, at least
+        self.progress_shown = 0.0
         self.cache: AnalysisCache | None = None
 
     def compose(self) -> ComposeResult:
@@ -111,18 +113,18 @@ class EnvironmentScreen(Screen[None]):
     def say(self, text: str) -> None:
         self.query_one("#status", Static).update(Text(text))
 
-    def show_bar(self, done: int | None, total: int | None = None) -> None:
+    def show_bar(self, done: int | None, total: int = 1) -> None:
         """The bar beside the status line: loading, then the analysis; None hides it."""
         bar = self.query_one("#job-progress", ProgressBar)
         bar.display = done is not None
         if done is not None:
-            bar.update(total=total or None, progress=done)
+            bar.update(total=max(1, total or 0), progress=done)  # never the animated one
 
     # loading
 
     def reload(self) -> None:
         self.say(f"Loading {self.prefix}…")
-        self.show_bar(0)
+        self.show_bar(0, 1)
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
@@ -134,10 +136,10 @@ class EnvironmentScreen(Screen[None]):
                 raise Cancelled("loading cancelled")
             self.post_message(RecordsRead(records))
 
-        def walked(index: FileIndex) -> None:
+        def walked(state: WalkState) -> None:
             if worker.is_cancelled:
                 raise Cancelled("loading cancelled")
-            self.post_message(WalkProgress(index))
+            self.post_message(WalkProgress(state))
 
         return LoadedEnvironment.load(self.prefix, records_read, walked)
 
@@ -148,18 +150,22 @@ class EnvironmentScreen(Screen[None]):
         for pane in AFTER_WALK:
             self.query_one(pane).disabled = True
         self.query_one(PackagesTable).show_records(message.records)
-        self.tracked = sum(len(record.path_items) for record in message.records)
-        self.show_bar(0, self.tracked)
+        self.show_bar(0, 1)
         self.say(f"{count(len(message.records), 'package')}; walking the files…")
 
     def on_walk_progress(self, message: WalkProgress) -> None:
         if self.loaded is None:
-            self.query_one(FilesPane).show_walk(self.prefix, message.index)
+            state = message.state
+            if state.index is not None:
+                self.query_one(FilesPane).show_walk(self.prefix, state.index)
+            # A bar that never animates: an animation redraws 30 times a second and slows
+            # the walk, whose every lstat waits for the UI thread to give up the GIL.
+            self.show_bar(state.folders_done, state.folders_found)
             packages = count(self.query_one(PackagesTable).row_count, "package")
-            found = message.index.counts[""]
-            # The packages' files are the total to expect; untracked ones come on top.
-            self.show_bar(found, self.tracked if found < self.tracked else None)
-            self.say(f"{packages}; walking the files… {count(found, 'file')} so far")
+            self.say(
+                f"{packages}; walking: {count(state.files, 'file')},"
+                f" {state.folders_done:,} of {count(state.folders_found, 'folder')} so far"
+            )
 
     def end_loading(self) -> None:
         self.show_bar(None)
@@ -189,7 +195,7 @@ class EnvironmentScreen(Screen[None]):
     def start_analysis(self) -> None:
         if self.loaded is None:
             return
-        self.show_bar(0)
+        self.show_bar(0, 1)
         self.query_one(OverviewPane).show_analysing()
         self.query_one(RelocationPane).show_analysing()
         self.analyse_environment(self.loaded)
@@ -210,6 +216,11 @@ class EnvironmentScreen(Screen[None]):
 
     def on_job_progress(self, message: JobProgress) -> None:
         if message.job == "analysis":
+            # Each update lays out the overview anew: four a second are enough to read.
+            now = time.monotonic()
+            if now - self.progress_shown < PROGRESS_EVERY_S:
+                return
+            self.progress_shown = now
             self.show_bar(message.progress.done_files, message.progress.total_files)
             self.query_one(OverviewPane).show_progress(message.progress)
             self.query_one(RelocationPane).show_progress(message.progress)

@@ -31,7 +31,7 @@ from .modals import (
     RemovalChoice,
     show_failure,
 )
-from .model import LoadedEnvironment, file_size
+from .model import LoadedEnvironment
 from .rows import Column, RowsTable
 
 COLUMNS = (
@@ -70,10 +70,9 @@ class UntrackedPane(Vertical):
         self.loaded = loaded
         env = loaded.env
         table = self.query_one("#untracked-table", RowsTable)
-        pip = env.pip_owners
-        rows = [(p, file_size(env.files[p]), pip.get(p)) for p in env.untracked]
+        rows = loaded.untracked_rows
         table.set_rows(rows)
-        total = sum(row[1] for row in rows)  # type: ignore[misc]
+        total = sum(row[1] for row in rows)
         if env.untracked:
             summary = f"{count(len(env.untracked), 'untracked file')}, {human_bytes(total)}"
             if env.pip_owners:
