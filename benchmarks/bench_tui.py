@@ -48,7 +48,7 @@ figures = {}
 
 async def until(pilot, ready):
     while not ready():
-        await pilot.pause(0.02)
+        await asyncio.sleep(0.01)
 
 
 async def idle(pilot):

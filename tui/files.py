@@ -101,7 +101,7 @@ class FilesPane(Horizontal):
         needle = text.strip().lower()
         if needle:
             matches = [p for p in env.files if needle in p.lower()]
-            self.index = FileIndex.build(env.files, env.dirs, matches)
+            self.index = FileIndex.build(env.files, env.dirs, matches, self.loaded.index)
             summary = f"{count(len(matches), 'file')} match {needle!r}"
         else:
             self.index = self.loaded.index

@@ -48,8 +48,10 @@ class FileIndex:
         files: Mapping[str, FileStat],
         dirs: Iterable[str],
         paths: Iterable[str] | None = None,
+        known: FileIndex | None = None,
     ) -> FileIndex:
-        """Index every file (paths=None, empty folders included) or only `paths`."""
+        """Index every file (paths=None, empty folders included) or only `paths`, taking
+        their sizes from `known` (the whole index) when given."""
         sizes: dict[str, int] = {"": 0}
         children: dict[str, list[str]] = {"": []}
         counts: dict[str, int] = {"": 0}
@@ -68,17 +70,28 @@ class FileIndex:
             for d in dirs:
                 add_dir(d)
             paths = files
-        # Each file adds to its own folder; folders then add to their parents, deepest
-        # first: one step a file and one a folder, not one per ancestor of every file.
+        # Files grouped by folder in one tight loop; then each folder's files are summed
+        # and its folders add up to their parents, deepest first: per file, one step.
+        by_folder: dict[str, list[str]] = {}
         for path in paths:
-            size = file_size(files[path])
             parent = path.rpartition("/")[0]
-            if parent not in children:
-                add_dir(parent)
-            children[parent].append(path)
-            sizes[path] = size
-            sizes[parent] += size
-            counts[parent] += 1
+            found = by_folder.get(parent)
+            if found is None:
+                by_folder[parent] = [path]
+            else:
+                found.append(path)
+        size_of: Mapping[str, int] = (
+            known.sizes
+            if known is not None
+            else {path: file_size(st) for path, st in files.items()}
+        )
+        for folder, names in by_folder.items():
+            add_dir(folder)
+            children[folder] += names
+            file_sizes = list(map(size_of.__getitem__, names))
+            sizes.update(zip(names, file_sizes, strict=True))
+            sizes[folder] += sum(file_sizes)
+            counts[folder] += len(names)
         for folder in sorted(children, key=lambda d: d.count("/"), reverse=True):
             if folder:
                 parent = folder.rpartition("/")[0]
