@@ -1,6 +1,7 @@
 """How fast the terminal UI answers on a large environment, driven by Textual's Pilot.
 
 Usage: python benchmarks/bench_tui.py [PREFIX] [--many K] [--repeat N] [--profile OUT]
+                                     [--baseline COMMIT]
 
 Without PREFIX it builds the real environment from ../shared/conda-pkgs and a grown copy
 of it (K copies of its lib/pythonX.Y under share/, untracked: bench_memory.py's `grow`;
@@ -16,6 +17,8 @@ K=56 makes ~126,000 files), then measures both. Each run is its own process
 - rss: peak resident memory of the process (MiB).
 
 --profile OUT writes a cProfile of the UI thread (pstats format) of one grown run.
+--baseline COMMIT (with PREFIX) measures that commit's core/ and tui/ too (from `git archive`, put first
+on PYTHONPATH), the two taking turns.
 """
 
 from __future__ import annotations
@@ -123,12 +126,16 @@ print(json.dumps(figures))
 """
 
 
-def measure(prefix: str, profile: str = "") -> dict:
+def measure(prefix: str, profile: str = "", code: Path | None = None) -> dict:
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, prefix, profile],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if out.returncode:
         raise SystemExit(f"the TUI run failed:\n{out.stderr}")
@@ -152,6 +159,18 @@ def report(name: str, runs: list[dict]) -> None:
     print(f"  peak RSS           {med('rss_mib'):7.0f} MiB")
 
 
+def checkout(commit: str, dest: Path) -> Path:
+    """core/ and tui/ of `commit`, laid out as the package conda_package."""
+    root = Path(__file__).resolve().parent.parent
+    package = dest / "conda_package"
+    package.mkdir(parents=True)
+    tar = subprocess.run(
+        ["git", "-C", str(root), "archive", commit, "core", "tui"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(package)], input=tar, check=True)
+    return dest
+
+
 def main() -> None:
     from bench_memory import grow
     from realenv import benchmark_prefix
@@ -161,14 +180,25 @@ def main() -> None:
     parser.add_argument("--many", type=int, default=56)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--profile", default="", help="cProfile of the UI thread, grown run")
+    parser.add_argument("--baseline", help="a commit to measure too, in turns")
     args = parser.parse_args()
-    if args.prefix:
-        runs = [measure(os.path.abspath(args.prefix)) for _ in range(args.repeat)]
-        report(args.prefix, runs)
-        if args.profile:
-            measure(os.path.abspath(args.prefix), args.profile)
-        return
     work = Path(tempfile.mkdtemp(prefix="bench-tui-"))
+    old = checkout(args.baseline, work / "baseline") if args.baseline else None
+    if args.prefix:
+        try:
+            runs, old_runs = [], []
+            for _ in range(args.repeat):
+                runs.append(measure(os.path.abspath(args.prefix)))
+                if old is not None:
+                    old_runs.append(measure(os.path.abspath(args.prefix), code=old))
+            report(args.prefix, runs)
+            if old_runs:
+                report(f"{args.prefix} at {args.baseline}", old_runs)
+            if args.profile:
+                measure(os.path.abspath(args.prefix), args.profile)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     try:
         prefix = benchmark_prefix(None, work)
         grown = str(grow(prefix, work / "grown", args.many, 0))

@@ -62,7 +62,8 @@ def rows_of(app: App, bindings: list[Binding], seen: set[tuple[str, ...]]) -> li
             continue
         seen.add(same)
         key = binding.key_display or app.get_key_display(binding)
-        rows.append(KeyRow(key, binding.description or binding.action, binding))
+        what = binding.description or binding.tooltip or binding.action.replace("_", " ")
+        rows.append(KeyRow(key, what, binding))
     return rows
 
 

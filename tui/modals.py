@@ -15,6 +15,7 @@ from conda_package.core import (
     validate_name,
     validate_version,
 )
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -75,17 +76,20 @@ class HelpScreen(ModalScreen[None]):
         self.sections = sections
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+        parts: list[Text | Table] = []
         for section, rows in self.sections:
-            table.add_row(Text(section, style="underline"), "")
+            parts.append(Text(section, style="underline"))
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold", no_wrap=True, width=10)
+            table.add_column()
             for row in rows:
                 table.add_row(Text(row.key), Text(row.description))
+            parts.append(table)
+        keys = Group(*parts)
         with Vertical(classes="dialog", id="help"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll():
-                yield Static(table, id="help-keys")
+                yield Static(keys, id="help-keys")
             yield Static("escape closes this help", classes="dialog-hint")
 
 

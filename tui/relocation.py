@@ -33,7 +33,7 @@ class FindingsTree(Tree[FindingData]):
     """Enter on a file or one of its findings shows the file in the Files tab."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "show_file", "Show in Files"),
+        Binding("enter", "show_file", "Show file"),
         Binding("space", "toggle_node", "Open or close", show=False),
     ]
 
