@@ -80,7 +80,7 @@ class HelpScreen(ModalScreen[None]):
         for section, rows in self.sections:
             parts.append(Text(section, style="underline"))
             table = Table.grid(padding=(0, 2))
-            table.add_column(style="bold", no_wrap=True, width=10)
+            table.add_column(style="bold", no_wrap=True, width=12)
             table.add_column()
             for row in rows:
                 table.add_row(Text(row.key), Text(row.description))
