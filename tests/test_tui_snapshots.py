@@ -18,9 +18,11 @@ import pytest
 from conda_package.core.demo.build import DEMO_NAME, create_demo
 from conda_package.core.discover.envs import DiscoveredEnvironment
 from conda_package.tui.app import CondaPackageApp
+from conda_package.tui.modals import MessageModal
 from test_tui import find_node, settle
 from textual.pilot import Pilot
 from textual.widgets import Input, TabbedContent, Tree
+from textual.widgets.tree import TreeNode
 
 ROOT = Path("/tmp/conda-package-tui-snapshots")
 PREFIX = ROOT / DEMO_NAME
@@ -53,6 +55,16 @@ def fixed_machine(snapshot_env, monkeypatch, tmp_path_factory) -> Path:
 @pytest.fixture
 def app(fixed_machine) -> CondaPackageApp:
     return CondaPackageApp(str(fixed_machine), clock=lambda: CLOCK)
+
+
+def find_path(tree: Tree, path: str) -> TreeNode:
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        if node.data == path:
+            return node
+        stack.extend(node.children)
+    raise AssertionError(f"no node for {path!r}")
 
 
 async def ready(pilot: Pilot, tab: str | None = None) -> None:
@@ -92,7 +104,7 @@ def test_files_filtered_with_details(snap_compare, app):
         await ready(pilot)
         await pilot.press("slash", *"libdemo", "enter")
         tree = pilot.app.screen.query_one("#files-tree", Tree)
-        tree.move_cursor(find_node(tree, "libdemo.so.1"))
+        tree.move_cursor(find_path(tree, "lib/libdemo.so.1"))  # its name is cut to fit
 
     assert snap_compare(app, run_before=run_before)
 
@@ -201,6 +213,14 @@ def test_open_prefix_dialog(snap_compare, app):
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
-def test_error_message(snap_compare, fixed_machine):
-    app = CondaPackageApp(str(fixed_machine / "etc"), clock=lambda: CLOCK)
-    assert snap_compare(app, run_before=ready, terminal_size=SIZE)
+def test_error_message(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        message = (
+            f"{PREFIX}/etc: not a conda environment (no conda-meta/ directory);"
+            " give the environment's prefix"
+        )
+        pilot.app.push_screen(MessageModal("Cannot open the environment", message))
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

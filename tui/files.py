@@ -197,7 +197,7 @@ class FilesPane(Horizontal):
             return text
         badges = self.badges(path) if self.loaded is not None else []
         width = sum(len(badge) + 3 for badge in badges)
-        text.append(elide_middle(name, max(8, room - width)))
+        text.append(elide_middle(name, max(10, room - width)))
         for badge in badges:
             text.append(" ")
             text.append(f"[{badge}]", style=BADGE_STYLE[badge])
