@@ -17,8 +17,8 @@ K=56 makes ~126,000 files), then measures both. Each run is its own process
 - rss: peak resident memory of the process (MiB).
 
 --profile OUT writes a cProfile of the UI thread (pstats format) of one grown run.
---baseline COMMIT (with PREFIX) measures that commit's core/ and tui/ too (from `git archive`, put first
-on PYTHONPATH), the two taking turns.
+--baseline COMMIT (with PREFIX) measures that commit's core/ and tui/ too (from `git
+archive`, put first on PYTHONPATH), the two taking turns.
 """
 
 from __future__ import annotations
@@ -70,8 +70,7 @@ async def main():
         table = screen.query_one("#packages-table", DataTable)
         await until(pilot, lambda: table.row_count > 0)
         figures["table_s"] = time.perf_counter() - start
-        await until(pilot, lambda: screen.loaded is not None)
-        await pilot.pause()
+        await until(pilot, lambda: screen.loaded is not None)  # and its panes filled
         figures["loaded_s"] = time.perf_counter() - start
         await idle(pilot)
         figures["analysed_s"] = time.perf_counter() - start
