@@ -46,8 +46,6 @@ from .packing import PackPane
 from .relocation import RelocationPane
 from .untracked import EnvironmentChanged, UntrackedPane
 
-# Panes that need the whole walk; the package table and the Files tree fill before it ends.
-AFTER_WALK = ("#overview-pane", "#untracked-pane", "#relocation-pane", "#pack-pane")
 PROGRESS_EVERY_S = 0.25
 # Each tab's main widget, focused when the tab is shown so that keys act on what is seen.
 TAB_FOCUS = {
@@ -147,8 +145,6 @@ class EnvironmentScreen(Screen[None]):
         """On a network filesystem the walk takes seconds: show what is known already."""
         if self.loaded is not None:
             return  # loading again: the tabs show the last load until this one ends
-        for pane in AFTER_WALK:
-            self.query_one(pane).disabled = True
         self.query_one(PackagesTable).show_records(message.records)
         self.show_bar(0, 1)
         self.say(f"{count(len(message.records), 'package')}; walking the files…")
@@ -169,8 +165,6 @@ class EnvironmentScreen(Screen[None]):
 
     def end_loading(self) -> None:
         self.show_bar(None)
-        for pane in AFTER_WALK:
-            self.query_one(pane).disabled = False
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:
         self.loaded = loaded

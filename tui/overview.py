@@ -52,7 +52,7 @@ class OverviewPane(VerticalScroll):
         self.analysis_state = "waiting for the environment"
 
     def compose(self) -> ComposeResult:
-        yield Static(id="overview-facts")
+        yield Static("Reading the environment… (the bar below shows how far)", id="overview-facts")
         yield ProgressBar(id="analysis-progress", show_eta=False)
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:

@@ -55,7 +55,7 @@ class UntrackedPane(Vertical):
         self.worker: Worker | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="untracked-summary")
+        yield Static("Known when the walk of the files ends…", id="untracked-summary")
         yield RowsTable(COLUMNS, id="untracked-table")
         with Horizontal(classes="buttons"):
             yield Button("Build package…", id="build-package", compact=True)
