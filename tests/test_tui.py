@@ -22,6 +22,7 @@ from conda_package.tui.modals import (
     MessageModal,
     OpenPrefixModal,
 )
+from conda_package.tui.rows import RowsTable
 from conftest import pip_install
 from rich.console import Console
 from textual.geometry import Region
@@ -267,7 +268,7 @@ def test_build_package_from_pip_installed_files(
         await settle(pilot)
         await pilot.press("u")
         await pilot.pause()
-        table = pilot.app.screen.query_one("#untracked-table", DataTable)
+        table = pilot.app.screen.query_one("#untracked-table", RowsTable)
         assert table.row_count > 0
         assert "pip: hello_cp 0.3" in str(table.get_row_at(0)[2])
         await pilot.click("#build-package")  # the Pack tab, making a package
@@ -308,7 +309,7 @@ def test_remove_untracked_after_confirming(small_env, tmp_path, monkeypatch):
         await settle(pilot)
         await pilot.press("u")
         await pilot.pause()
-        assert pilot.app.screen.query_one("#untracked-table", DataTable).row_count == 2
+        assert pilot.app.screen.query_one("#untracked-table", RowsTable).row_count == 2
         await pilot.click("#remove-untracked")
         await pilot.pause()
         modal = pilot.app.screen

@@ -17,6 +17,7 @@ from pathlib import Path
 from conda_package.core.demo.build import DEMO_FINDINGS
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.env_screen import EnvironmentScreen
+from conda_package.tui.rows import RowsTable
 from test_tui import rendered, run, settle, start_pack, tree_labels
 from textual.pilot import Pilot
 from textual.widgets import ContentSwitcher, DataTable, Input, Static, Switch, TabbedContent, Tree
@@ -41,7 +42,7 @@ def test_empty_list_offers_the_demo_and_every_tab_has_content():
         assert screen.query_one("#packages-table", DataTable).row_count == 3
         files = tree_labels(screen.query_one("#files-tree", Tree))
         assert any("bin/" in label for label in files) and len(files) > 3
-        assert screen.query_one("#untracked-table", DataTable).row_count == 9
+        assert screen.query_one("#untracked-table", RowsTable).row_count == 9
         findings = " ".join(tree_labels(screen.query_one("#findings-tree", Tree)))
         assert all(code in findings for code, _ in DEMO_FINDINGS)
         screen.query_one(TabbedContent).active = "pack"

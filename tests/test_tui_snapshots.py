@@ -18,14 +18,17 @@ import pytest
 from conda_package.core.demo.build import DEMO_NAME, create_demo
 from conda_package.core.discover.envs import DiscoveredEnvironment
 from conda_package.tui.app import CondaPackageApp
+from conda_package.tui.modals import MessageModal
 from conda_package.tui.pack_form import PackForm
 from test_tui import find_node, settle
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Switch, TabbedContent, Tree
+from textual.widgets.tree import TreeNode
 
 ROOT = Path("/tmp/conda-package-tui-snapshots")
 PREFIX = ROOT / DEMO_NAME
 CLOCK = calendar.timegm((2024, 5, 6, 7, 8, 9))
+SIZE = (80, 24)  # every picture at the smallest terminal the UI is laid out for
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +56,16 @@ def fixed_machine(snapshot_env, monkeypatch, tmp_path_factory) -> Path:
 @pytest.fixture
 def app(fixed_machine) -> CondaPackageApp:
     return CondaPackageApp(str(fixed_machine), clock=lambda: CLOCK)
+
+
+def find_path(tree: Tree, path: str) -> TreeNode:
+    stack = [tree.root]
+    while stack:
+        node = stack.pop()
+        if node.data == path:
+            return node
+        stack.extend(node.children)
+    raise AssertionError(f"no node for {path!r}")
 
 
 async def ready(pilot: Pilot, tab: str | None = None) -> None:
@@ -92,7 +105,7 @@ def test_files_filtered_with_details(snap_compare, app):
         await ready(pilot)
         await pilot.press("slash", *"libdemo", "enter")
         tree = pilot.app.screen.query_one("#files-tree", Tree)
-        tree.move_cursor(find_node(tree, "libdemo.so.1"))
+        tree.move_cursor(find_path(tree, "lib/libdemo.so.1"))  # its name is cut to fit
 
     assert snap_compare(app, run_before=run_before)
 
@@ -199,3 +212,55 @@ def test_files_without_colour(snap_compare, fixed_machine, monkeypatch):
         tree.move_cursor(find_node(tree, "demo-latest ["))
 
     assert snap_compare(app, run_before=run_before)
+
+
+def test_packages(snap_compare, app):
+    """The six columns fit in 80: long names are cut in the middle."""
+    assert snap_compare(app, run_before=lambda pilot: ready(pilot, "packages"), terminal_size=SIZE)
+
+
+def test_files_by_keyboard(snap_compare, app):
+    """3 shows the Files tab with the tree focused; down moves in it; enter opens a folder."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("3", "down", "enter", "down", "down")
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_finding_shown_in_files(snap_compare, app):
+    """Enter on a finding: the file in the Files tab, its details beside it."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("5")
+        tree = pilot.app.screen.query_one("#findings-tree", Tree)
+        tree.move_cursor(find_node(tree, "symlink-absolute-into-prefix"))
+        await pilot.press("enter")
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_open_prefix_dialog(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("o")
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+def test_error_message(snap_compare, app):
+    async def run_before(pilot: Pilot) -> None:
+        await ready(pilot)
+        message = (
+            f"{PREFIX}/etc: not a conda environment (no conda-meta/ directory);"
+            " give the environment's prefix"
+        )
+        pilot.app.push_screen(MessageModal("Cannot open the environment", message))
+        await ready(pilot)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)

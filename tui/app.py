@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from .env_list import EnvironmentListScreen
 from .env_screen import EnvironmentScreen
+from .keys import help_sections
 from .messages import LeaveEnvironment, OpenEnvironment
 from .modals import HelpScreen, OpenPrefixModal, show_failure
 
@@ -184,7 +185,7 @@ class CondaPackageApp(App[None]):
         self.push_screen(EnvironmentScreen(prefix, self.clock))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(help_sections(self)))
 
 
 @dataclass(frozen=True)

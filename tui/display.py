@@ -10,6 +10,7 @@ __all__ = [
     "SEVERITY_STYLE",
     "count",
     "duration",
+    "elide_middle",
     "human_bytes",
     "rate",
     "shorten",
@@ -41,3 +42,14 @@ def rate(bytes_per_second: float) -> str:
 def shorten(path: str, width: int) -> str:
     """Keep a path's end, which names the file, when it does not fit."""
     return path if len(path) <= width else "…" + path[-(width - 1) :]
+
+
+def elide_middle(text: str, width: int) -> str:
+    """Keep both ends, which tell names apart: "python-…-3.7.12" (at least 1 character)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")

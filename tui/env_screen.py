@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -15,27 +16,40 @@ from conda_package.core import (
     is_demo,
 )
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, Tree
+from textual.widgets import (
+    Footer,
+    Header,
+    Input,
+    ProgressBar,
+    Static,
+    Tab,
+    TabbedContent,
+    TabPane,
+    Tabs,
+    Tree,
+)
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from .display import count
 from .files import FilesPane
-from .messages import JobProgress, LeaveEnvironment, RecordsRead, WalkProgress
+from .messages import JobProgress, LeaveEnvironment, RecordsRead, ShowFile, WalkProgress
 from .modals import show_failure
-from .model import FileIndex, LoadedEnvironment
+from .model import LoadedEnvironment, WalkState
 from .overview import OverviewPane
 from .packages import PackagesTable
 from .packing import PACKAGE, PackPane
 from .relocation import RelocationPane
 from .untracked import EnvironmentChanged, UntrackedPane
 
-# Panes that need the whole walk; the package table and the Files tree fill before it ends.
-AFTER_WALK = ("#overview-pane", "#untracked-pane", "#relocation-pane", "#pack-pane")
+PROGRESS_EVERY_S = 0.25
+# Each tab's main widget, focused when the tab is shown so that keys act on what is seen.
 TAB_FOCUS = {
+    "overview": "#overview-pane",
     "packages": "#packages-table",
     "files": "#files-tree",
     "untracked": "#untracked-table",
@@ -54,6 +68,11 @@ class EnvironmentScreen(Screen[None]):
         Binding("a", "analyse", "Analyse"),
         Binding("u", "show_tab('untracked')", "Untracked", show=False),
         Binding("o", "app.open_prefix", "Open", show=False),
+        *(
+            Binding(str(n), f"show_tab('{tab}')", tab.capitalize(), show=False)
+            for n, tab in enumerate(TAB_FOCUS, 1)
+        ),
+        Binding("down", "enter_tab", "Into the tab", show=False),
     ]
 
     def __init__(self, prefix: str, clock: Callable[[], float]) -> None:
@@ -61,6 +80,8 @@ class EnvironmentScreen(Screen[None]):
         self.prefix = prefix
         self.clock = clock
         self.loaded: LoadedEnvironment | None = None
+        self.tab_clicked = False
+        self.progress_shown = 0.0
         self.cache: AnalysisCache | None = None
 
     def compose(self) -> ComposeResult:
@@ -78,7 +99,9 @@ class EnvironmentScreen(Screen[None]):
                 yield RelocationPane(id="relocation-pane")
             with TabPane("Pack", id="pack"):
                 yield PackPane(self.clock, id="pack-pane")
-        yield Static(id="status")
+        with Horizontal(id="status-row"):
+            yield Static(id="status")
+            yield ProgressBar(id="job-progress", show_eta=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -88,11 +111,18 @@ class EnvironmentScreen(Screen[None]):
     def say(self, text: str) -> None:
         self.query_one("#status", Static).update(Text(text))
 
+    def show_bar(self, done: int | None, total: int = 1) -> None:
+        """The bar beside the status line: loading, then the analysis; None hides it."""
+        bar = self.query_one("#job-progress", ProgressBar)
+        bar.display = done is not None
+        if done is not None:
+            bar.update(total=max(1, total or 0), progress=done)  # never the animated one
+
     # loading
 
     def reload(self) -> None:
-        self.query_one("#tabs", TabbedContent).loading = self.loaded is None
         self.say(f"Loading {self.prefix}…")
+        self.show_bar(0, 1)
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
@@ -104,10 +134,10 @@ class EnvironmentScreen(Screen[None]):
                 raise Cancelled("loading cancelled")
             self.post_message(RecordsRead(records))
 
-        def walked(index: FileIndex) -> None:
+        def walked(state: WalkState) -> None:
             if worker.is_cancelled:
                 raise Cancelled("loading cancelled")
-            self.post_message(WalkProgress(index))
+            self.post_message(WalkProgress(state))
 
         return LoadedEnvironment.load(self.prefix, records_read, walked)
 
@@ -115,23 +145,26 @@ class EnvironmentScreen(Screen[None]):
         """On a network filesystem the walk takes seconds: show what is known already."""
         if self.loaded is not None:
             return  # loading again: the tabs show the last load until this one ends
-        self.query_one("#tabs", TabbedContent).loading = False
-        for pane in AFTER_WALK:
-            self.query_one(pane).loading = True
         self.query_one(PackagesTable).show_records(message.records)
+        self.show_bar(0, 1)
         self.say(f"{count(len(message.records), 'package')}; walking the files…")
 
     def on_walk_progress(self, message: WalkProgress) -> None:
         if self.loaded is None:
-            self.query_one(FilesPane).show_walk(self.prefix, message.index)
+            state = message.state
+            if state.index is not None:
+                self.query_one(FilesPane).show_walk(self.prefix, state.index)
+            # A bar that never animates: an animation redraws 30 times a second and slows
+            # the walk, whose every lstat waits for the UI thread to give up the GIL.
+            self.show_bar(state.folders_done, state.folders_found)
             packages = count(self.query_one(PackagesTable).row_count, "package")
-            found = count(message.index.counts[""], "file")
-            self.say(f"{packages}; walking the files… {found} so far")
+            self.say(
+                f"{packages}; walking: {count(state.files, 'file')},"
+                f" {state.folders_done:,} of {count(state.folders_found, 'folder')} so far"
+            )
 
     def end_loading(self) -> None:
-        self.query_one("#tabs", TabbedContent).loading = False
-        for pane in AFTER_WALK:
-            self.query_one(pane).loading = False
+        self.show_bar(None)
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:
         self.loaded = loaded
@@ -156,6 +189,7 @@ class EnvironmentScreen(Screen[None]):
     def start_analysis(self) -> None:
         if self.loaded is None:
             return
+        self.show_bar(0, 1)
         self.query_one(OverviewPane).show_analysing()
         self.query_one(RelocationPane).show_analysing()
         self.analyse_environment(self.loaded)
@@ -176,10 +210,17 @@ class EnvironmentScreen(Screen[None]):
 
     def on_job_progress(self, message: JobProgress) -> None:
         if message.job == "analysis":
+            # Each update lays out the overview anew: four a second are enough to read.
+            now = time.monotonic()
+            if now - self.progress_shown < PROGRESS_EVERY_S:
+                return
+            self.progress_shown = now
+            self.show_bar(message.progress.done_files, message.progress.total_files)
             self.query_one(OverviewPane).show_progress(message.progress)
             self.query_one(RelocationPane).show_progress(message.progress)
 
     def show_report(self, report: RelocationReport) -> None:
+        self.show_bar(None)
         self.query_one(OverviewPane).show_report(report)
         self.query_one(RelocationPane).show_report(report)
         self.query_one(FilesPane).show_report(report)
@@ -206,6 +247,7 @@ class EnvironmentScreen(Screen[None]):
                 self.say("Could not load the environment.")
                 show_failure(self.app, "Cannot open the environment", worker.error)
             elif worker.group == "analysis" and not isinstance(worker.error, Cancelled):
+                self.show_bar(None)
                 message = str(worker.error)
                 self.query_one(OverviewPane).show_failure(message)
                 self.query_one(RelocationPane).show_failure(message)
@@ -225,8 +267,51 @@ class EnvironmentScreen(Screen[None]):
     def action_show_tab(self, tab: str) -> None:
         """Switch tabs and focus the tab's main widget: keys then act on what is shown."""
         self.query_one("#tabs", TabbedContent).active = tab
-        if tab in TAB_FOCUS:
-            self.query_one(TAB_FOCUS[tab]).focus()
+        self.focus_tab_content()
+
+    def focus_tab_content(self) -> None:
+        tab = self.query_one("#tabs", TabbedContent).active
+        widget = self.query_one(TAB_FOCUS[tab])
+        if widget.focusable:
+            widget.focus()
+        else:  # a disabled pane, or a table with no rows: the first thing that takes focus
+            for child in widget.query("*"):
+                if child.focusable:
+                    child.focus()
+                    return
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "enter_tab":  # down on the tab bar goes into the tab; elsewhere it scrolls
+            return isinstance(self.focused, Tabs)
+        return True
+
+    def action_enter_tab(self) -> None:
+        self.focus_tab_content()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Left and right on the tab bar keep it focused, to go on to the next tab; any
+        other way of changing tabs (a number key, the mouse) focuses the tab's content,
+        unless the focus is in it already (`/` focuses the filter)."""
+        focused = self.focused
+        if focused is not None and event.pane in focused.ancestors:
+            return
+        if not isinstance(focused, Tabs) or self.tab_clicked:
+            self.tab_clicked = False
+            self.focus_tab_content()
+
+    def on_click(self, event: events.Click) -> None:
+        """A tab clicked: its content takes the keys (the tab may already be active)."""
+        if isinstance(event.widget, Tab):
+            tabs = self.query_one("#tabs", TabbedContent)
+            if event.widget is tabs.get_tab(tabs.active):
+                self.call_after_refresh(self.focus_tab_content)
+            else:
+                self.tab_clicked = True
+
+    def on_show_file(self, message: ShowFile) -> None:
+        """Enter on a finding or an untracked file: the file in the tree, details shown."""
+        self.action_show_tab("files")
+        self.query_one(FilesPane).reveal(message.path)
 
     def action_filter(self) -> None:
         self.action_show_tab("files")

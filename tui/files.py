@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from .display import SEVERITY_GLYPH, SEVERITY_STYLE, count, human_bytes
+from .display import SEVERITY_GLYPH, SEVERITY_STYLE, count, elide_middle, human_bytes
 from .model import FileIndex, LoadedEnvironment
 
 BADGE_STYLE = {
@@ -101,7 +101,7 @@ class FilesPane(Horizontal):
         needle = text.strip().lower()
         if needle:
             matches = [p for p in env.files if needle in p.lower()]
-            self.index = FileIndex.build(env.files, env.dirs, matches)
+            self.index = FileIndex.build(env.files, env.dirs, matches, self.loaded.index)
             summary = f"{count(len(matches), 'file')} match {needle!r}"
         else:
             self.index = self.loaded.index
@@ -146,26 +146,63 @@ class FilesPane(Horizontal):
             else:
                 node.add_leaf(self.label(path), data=path)
 
+    def reveal(self, path: str) -> None:
+        """Open the folders down to `path`, put the cursor on it and show its details
+        (the filter is cleared if it hides the path)."""
+        if self.loaded is None:
+            return
+        assert self.index is not None
+        if path not in self.index.sizes:
+            field = self.query_one("#files-filter", Input)
+            with field.prevent(Input.Changed):
+                field.value = ""
+            self.apply_filter("", keep_open=True)
+        tree: Tree[str] = self.query_one("#files-tree", Tree)
+        node = tree.root
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            if node is not tree.root and not node.children:
+                self.populate(node)
+            node.expand()
+            wanted = "/".join(parts[:depth])
+            child = next((c for c in node.children if c.data == wanted), None)
+            if child is None:
+                break
+            node = child
+        tree.last_line  # noqa: B018 (lays the tree out, so that the node has a line)
+        tree.move_cursor(node)
+        tree.focus()
+        self.show_details(node.data or "")
+
     @on(Tree.NodeExpanded, "#files-tree")
     def expand(self, event: Tree.NodeExpanded[str]) -> None:
         if event.node is not event.node.tree.root and not event.node.children:
             self.populate(event.node)
 
+    def label_room(self, path: str) -> int:
+        """Columns left for a name and its badges at this depth of the tree: the tree is
+        ~60% of the screen (a hidden tab has no size yet, so from the screen's width)."""
+        depth = path.count("/") + 1
+        return int((self.app.size.width - 2) * 0.6) - 15 - 2 * depth
+
     def label(self, path: str) -> Text:
+        """Size, name, badges, owner; a long name is cut in the middle so that the badges
+        always show (the details panel has it whole), the owner goes if there is no room."""
         assert self.index is not None
         name = path.rpartition("/")[2]
+        room = self.label_room(path)
         text = Text(f"{human_bytes(self.index.sizes[path]):>10}  ", style="dim")
         if self.index.is_dir(path):
-            text.append(f"{name}/", style="bold")
+            text.append(f"{elide_middle(name, max(8, room - 1))}/", style="bold")
             return text
-        text.append(name)
-        if self.loaded is None:
-            return text  # still walking: badges and owners need the whole model
-        for badge in self.badges(path):
+        badges = self.badges(path) if self.loaded is not None else []
+        width = sum(len(badge) + 3 for badge in badges)
+        text.append(elide_middle(name, max(10, room - width)))
+        for badge in badges:
             text.append(" ")
             text.append(f"[{badge}]", style=BADGE_STYLE[badge])
-        owner = self.owner(path)
-        if owner:
+        owner = self.owner(path) if self.loaded is not None else ""
+        if owner and len(name) + width + len(owner) + 2 <= room:
             text.append(f"  {owner}", style="dim italic")
         return text
 

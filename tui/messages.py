@@ -5,7 +5,7 @@ from __future__ import annotations
 from conda_package.core import PackageRecord, Progress
 from textual.message import Message
 
-from .model import FileIndex
+from .model import WalkState
 
 
 class JobProgress(Message):
@@ -45,11 +45,22 @@ class RecordsRead(Message):
 
 
 class WalkProgress(Message):
-    """The files the walk has found so far, indexed; a newer one replaces one still queued."""
+    """How far the walk is, with the files found so far indexed now and then; a newer one
+    replaces one still queued, unless only the older one holds an index."""
 
-    def __init__(self, index: FileIndex) -> None:
+    def __init__(self, state: WalkState) -> None:
         super().__init__()
-        self.index = index
+        self.state = state
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, WalkProgress)
+        return isinstance(message, WalkProgress) and (
+            self.state.index is not None or message.state.index is None
+        )
+
+
+class ShowFile(Message):
+    """Show this path (relative to the prefix) in the Files tab, with its details."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from conda_package.core import CondaPackageError, check_prefix
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -53,58 +55,33 @@ def show_failure(app: App, title: str, error: BaseException | None) -> None:
     app.push_screen(MessageModal(title, message))
 
 
-HELP = (
-    ("Everywhere", (("?", "this help"), ("q", "quit"), ("ctrl+p", "command palette"))),
-    (
-        "Environment list",
-        (
-            ("enter", "open the highlighted environment"),
-            ("o", "open a prefix by path"),
-            ("d", "open a demo environment (made offline)"),
-            ("space", "mark an environment"),
-            ("p", "pack the marked ones, one after another"),
-            ("x / escape", "cancel the highlighted one's pack / all"),
-        ),
-    ),
-    (
-        "Environment",
-        (
-            ("escape", "cancel a running pack or build; else back to the list"),
-            ("/", "filter the files"),
-            ("o", "open another prefix"),
-            ("a", "analyse relocation again"),
-            ("p", "go to the pack form"),
-            ("u", "go to the untracked files"),
-        ),
-    ),
-    (
-        "Packages",
-        (
-            ("click a header", "sort by it (again: reverse)"),
-            ("s / r", "next sort column / reverse"),
-        ),
-    ),
-    ("Files", (("enter", "open a folder; show a file's details"), ("escape", "leave the filter"))),
-)
-
-
 class HelpScreen(ModalScreen[None]):
-    """The keys, grouped by where they work."""
+    """The keys, grouped by where they work: (section, rows of .key and .description),
+    made from the bindings themselves (tui/keys.py)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "dismiss", "Close help")
+    ]
+
+    def __init__(self, sections: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        super().__init__()
+        self.sections = sections
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
-        for section, keys in HELP:
-            table.add_row(Text(section, style="underline"), "")
-            for key, what in keys:
-                table.add_row(key, what)
+        parts: list[Text | Table] = []
+        for section, rows in self.sections:
+            parts.append(Text(section, style="underline"))
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold", no_wrap=True, width=12)
+            table.add_column()
+            for row in rows:
+                table.add_row(Text(row.key), Text(row.description))
+            parts.append(table)
+        keys = Group(*parts)
         with Vertical(classes="dialog", id="help"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll():
-                yield Static(table)
+                yield Static(keys, id="help-keys")
             yield Static("escape closes this help", classes="dialog-hint")
 
 

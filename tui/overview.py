@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conda_package.core import PackageDiagnosis, Progress, RelocationReport, Severity, diagnose
+from conda_package.core import PackageDiagnosis, Progress, RelocationReport, Severity
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -52,7 +52,7 @@ class OverviewPane(VerticalScroll):
         self.analysis_state = "waiting for the environment"
 
     def compose(self) -> ComposeResult:
-        yield Static(id="overview-facts")
+        yield Static("Reading the environment… (the bar below shows how far)", id="overview-facts")
         yield ProgressBar(id="analysis-progress", show_eta=False)
 
     def show_environment(self, loaded: LoadedEnvironment) -> None:
@@ -63,13 +63,13 @@ class OverviewPane(VerticalScroll):
         self.report = None
         self.analysis_state = "analysing…"
         bar = self.query_one("#analysis-progress", ProgressBar)
-        bar.update(total=None, progress=0)
+        bar.update(total=1, progress=0)
         bar.display = True
         self.refresh_facts()
 
     def show_progress(self, progress: Progress) -> None:
         bar = self.query_one("#analysis-progress", ProgressBar)
-        bar.update(total=progress.total_files or None, progress=progress.done_files)
+        bar.update(total=max(1, progress.total_files), progress=progress.done_files)
         self.analysis_state = (
             f"analysing… {progress.done_files:,} of {progress.total_files:,} files"
         )
@@ -106,7 +106,7 @@ class OverviewPane(VerticalScroll):
         table.add_row(
             "files", f"{count(len(env.files), 'file')} in {count(len(env.dirs), 'folder')}"
         )
-        table.add_row("size on disk", human_bytes(env.size))
+        table.add_row("size on disk", human_bytes(self.loaded.size))
         table.add_row("untracked", untracked)
         table.add_row("missing", count(len(env.missing), "file"))
         table.add_row("modified", count(len(env.modified), "file"))
@@ -119,7 +119,7 @@ class OverviewPane(VerticalScroll):
             table.add_row("longest target prefix", room_text(self.report.room))
         # Last, being long. The analysis knows more (sha256 of prefix files); until then,
         # what the load saw.
-        packages = self.report.packages if self.report is not None else diagnose(env)
+        packages = self.report.packages if self.report is not None else self.loaded.diagnosis
         if packages:
             table.add_row("changed packages", changed_packages(packages))
         self.query_one("#overview-facts", Static).update(table)

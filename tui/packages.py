@@ -11,7 +11,7 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from .display import human_bytes
+from .display import elide_middle, human_bytes
 from .model import LoadedEnvironment
 
 COLUMNS = (
@@ -34,6 +34,25 @@ class Number:
 
     def __rich__(self) -> Text:
         return Text(self.text, justify="right")
+
+
+@dataclass(frozen=True, order=True)
+class Name:
+    """A cell that sorts by its full text and shows at most `width` characters, cut in the
+    middle ("python-…-3.7.12"), so that the six columns fit in 80 columns."""
+
+    value: str
+    width: int = field(compare=False)
+
+    def __rich__(self) -> Text:
+        return Text(elide_middle(self.value, self.width))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# At 80 columns: 78 inside the border and scrollbar, 12 of them cell padding.
+WIDTHS = {"name": 18, "version": 10, "build": 13, "channel": 9}
 
 
 def size_cell(n: int) -> Number:
@@ -66,10 +85,10 @@ class PackagesTable(DataTable):
         self.clear()
         for record in records:
             self.add_row(
-                record.name,
-                record.version,
-                record.build,
-                record.channel_name,
+                Name(record.name, WIDTHS["name"]),
+                Name(record.version, WIDTHS["version"]),
+                Name(record.build, WIDTHS["build"]),
+                Name(record.channel_name, WIDTHS["channel"]),
                 Number(len(record.path_items), f"{len(record.path_items):,}"),
                 UNKNOWN_SIZE,
                 key=record.name,

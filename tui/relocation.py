@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from conda_package.core import Finding, Progress, RelocationReport, Severity
 from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, Tree
 
 from .display import SEVERITY_GLYPH, SEVERITY_ORDER, SEVERITY_STYLE, count
+from .messages import ShowFile
 from .overview import findings_summary, room_text
 
 EXPAND_FILES_BELOW = 60  # with more findings, files stay closed until opened
@@ -22,6 +26,29 @@ def severity_label(severity: str, n: int) -> Text:
     return Text(f"{SEVERITY_GLYPH[severity]} {noun} ({n:,})", style=SEVERITY_STYLE[severity])
 
 
+FindingData = Severity | Finding | str
+
+
+class FindingsTree(Tree[FindingData]):
+    """Enter on a file or one of its findings shows the file in the Files tab."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "show_file", "Show file"),
+        Binding("space", "toggle_node", "Open or close", show=False),
+    ]
+
+    def action_show_file(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        data = node.data
+        path = data.path if isinstance(data, Finding) else data
+        if isinstance(path, str) and path and path != ENVIRONMENT:
+            self.post_message(ShowFile(path))
+        else:  # a severity, or a finding about the whole environment: open or close it
+            node.toggle()
+
+
 class RelocationPane(Vertical):
     """Findings in a tree; the highlighted one is spelt out in full below it."""
 
@@ -31,7 +58,7 @@ class RelocationPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Analysing…", id="relocation-summary")
-        tree: Tree[Severity | Finding | str] = Tree("findings", id="findings-tree")
+        tree = FindingsTree("findings", id="findings-tree")
         tree.show_root = False
         tree.guide_depth = 2
         yield tree

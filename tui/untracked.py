@@ -14,13 +14,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
 from .display import count, human_bytes
+from .messages import ShowFile
 from .modals import ConfirmRemovalModal, RemovalChoice, show_failure
-from .model import LoadedEnvironment, file_size
-from .packages import size_cell
+from .model import LoadedEnvironment
+from .rows import Column, RowsTable
+
+COLUMNS = (
+    Column("path"),
+    Column("size", 9, "right", lambda n: Text(human_bytes(n))),  # type: ignore[arg-type]
+    Column("installed by", 22, format=lambda by: Text(str(by)) if by else Text("unknown", "dim")),
+)
 
 
 class EnvironmentChanged(Message):
@@ -37,8 +44,8 @@ class UntrackedPane(Vertical):
         self.worker: Worker | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="untracked-summary")
-        yield DataTable(id="untracked-table", cursor_type="row", zebra_stripes=True)
+        yield Static("Known when the walk of the files ends…", id="untracked-summary")
+        yield RowsTable(COLUMNS, id="untracked-table")
         with Horizontal(classes="buttons"):
             # The Pack tab makes the package: its form, progress and outcome are the same.
             yield Button(
@@ -47,26 +54,13 @@ class UntrackedPane(Vertical):
             yield Button("Remove…", id="remove-untracked", variant="error", compact=True)
         yield Static(id="untracked-status")
 
-    def on_mount(self) -> None:
-        table = self.query_one("#untracked-table", DataTable)
-        table.add_column("path", key="path")
-        table.add_column("size", key="size")
-        table.add_column("installed by", key="by")
-
     def show_environment(self, loaded: LoadedEnvironment) -> None:
         self.loaded = loaded
         env = loaded.env
-        table = self.query_one("#untracked-table", DataTable)
-        table.clear()
-        for path in env.untracked:
-            pip = env.pip_owners.get(path)
-            table.add_row(
-                Text(path),
-                size_cell(file_size(env.files[path])),
-                Text(str(pip)) if pip else Text("unknown", style="dim"),
-                key=path,
-            )
-        total = sum(file_size(env.files[p]) for p in env.untracked)
+        table = self.query_one("#untracked-table", RowsTable)
+        rows = loaded.untracked_rows
+        table.set_rows(rows)
+        total = sum(row[1] for row in rows)
         if env.untracked:
             summary = f"{count(len(env.untracked), 'untracked file')}, {human_bytes(total)}"
             if env.pip_owners:
@@ -76,6 +70,10 @@ class UntrackedPane(Vertical):
         self.query_one("#untracked-summary", Static).update(Text(summary))
         table.display = bool(env.untracked)
         self.set_buttons()
+
+    @on(RowsTable.Selected, "#untracked-table")
+    def show_in_files(self, event: RowsTable.Selected) -> None:
+        self.post_message(ShowFile(str(event.row[0])))
 
     @property
     def busy(self) -> bool:
