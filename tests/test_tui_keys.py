@@ -216,3 +216,22 @@ def test_long_names_are_cut_in_the_middle():
     assert "…" in cut
     assert elide_middle("short", 15) == "short"
     assert elide_middle("abc", 1) == "…"
+
+
+def test_every_file_label_fits_the_tree_at_80_columns():
+    """At 80x24, with every folder of the demo open, no line of the Files tree is wider than
+    the tree: names are cut in the middle and badges shortened, never cut off."""
+    app = CondaPackageApp(demo=True)
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        tree = pilot.app.screen.query_one("#files-tree", Tree)
+        for _ in range(6):  # folders get their children when opened
+            tree.root.expand_all()
+            await settle(pilot)
+        assert tree.last_line > 25  # the whole demo is open
+        assert tree.virtual_size.width <= tree.scrollable_content_region.width
+
+    run(app, scenario, size=(80, 24))

@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from .display import SEVERITY_GLYPH, SEVERITY_STYLE, count, elide_middle, human_bytes
+from .display import SEVERITY_GLYPH, SEVERITY_STYLE, count, elide_middle, human_bytes, shorten
 from .model import FileIndex, LoadedEnvironment
 
 BADGE_STYLE = {
@@ -29,6 +29,16 @@ BADGE_STYLE = {
     "binary-prefix": "magenta",
     "elf": "green",
 }
+# The same badges in fewer columns, for narrow trees: a name keeps at least NAME_ROOM.
+SHORT_BADGE = {
+    "untracked": "untr",
+    "modified": "mod",
+    "text-prefix": "txt-pfx",
+    "binary-prefix": "bin-pfx",
+    "elf": "elf",
+}
+NAME_ROOM = 10
+SIZE_COLUMN = 12  # "  1.3 KiB" right-aligned in 10, and two spaces
 EXPAND_ALL_BELOW = 200  # a filter matching fewer files opens every folder on the way
 
 
@@ -124,8 +134,9 @@ class FilesPane(Horizontal):
                 opened.add(node.data or "")
                 stack.extend(node.children)
         tree.clear()
+        shown = shorten(prefix, max(NAME_ROOM, self.label_room("") + tree.guide_depth - 2))
         tree.root.set_label(
-            Text.assemble((f"{human_bytes(self.index.sizes['']):>10}  ", "dim"), (prefix, "bold"))
+            Text.assemble((f"{human_bytes(self.index.sizes['']):>10}  ", "dim"), (shown, "bold"))
         )
         self.populate(tree.root, expand_all=expand_all, opened=opened)
         tree.root.expand()
@@ -180,27 +191,38 @@ class FilesPane(Horizontal):
             self.populate(event.node)
 
     def label_room(self, path: str) -> int:
-        """Columns left for a name and its badges at this depth of the tree: the tree is
-        ~60% of the screen (a hidden tab has no size yet, so from the screen's width)."""
+        """Columns left for a name and its badges at this depth of the tree: its guides and
+        the size column taken from the tree's width (a hidden tab has no size yet: then
+        from the screen's, of which the tree is ~60%)."""
+        tree = self.query_one("#files-tree", Tree)
+        width = tree.scrollable_content_region.width
+        if width <= 0:
+            width = int((self.app.size.width - 2) * 0.6) - 3
         depth = path.count("/") + 1
-        return int((self.app.size.width - 2) * 0.6) - 15 - 2 * depth
+        return width - tree.guide_depth * depth - SIZE_COLUMN
 
     def label(self, path: str) -> Text:
-        """Size, name, badges, owner; a long name is cut in the middle so that the badges
-        always show (the details panel has it whole), the owner goes if there is no room."""
+        """Size, name, badges, owner; a long name is cut in the middle and the badges
+        shortened so that they always show whole (the details panel has them in full); the
+        owner goes if there is no room."""
         assert self.index is not None
         name = path.rpartition("/")[2]
         room = self.label_room(path)
         text = Text(f"{human_bytes(self.index.sizes[path]):>10}  ", style="dim")
         if self.index.is_dir(path):
-            text.append(f"{elide_middle(name, max(8, room - 1))}/", style="bold")
+            room -= 2  # the folder's open/closed mark
+            text.append(f"{elide_middle(name, max(NAME_ROOM - 2, room - 1))}/", style="bold")
             return text
         badges = self.badges(path) if self.loaded is not None else []
+        shown = {badge: badge for badge in badges}
         width = sum(len(badge) + 3 for badge in badges)
-        text.append(elide_middle(name, max(10, room - width)))
-        for badge in badges:
+        if room - width < min(len(name), NAME_ROOM):
+            shown = {badge: SHORT_BADGE[badge] for badge in badges}
+            width = sum(len(short) + 3 for short in shown.values())
+        text.append(elide_middle(name, max(5, room - width)))
+        for badge, label in shown.items():
             text.append(" ")
-            text.append(f"[{badge}]", style=BADGE_STYLE[badge])
+            text.append(f"[{label}]", style=BADGE_STYLE[badge])
         owner = self.owner(path) if self.loaded is not None else ""
         if owner and len(name) + width + len(owner) + 2 <= room:
             text.append(f"  {owner}", style="dim italic")
