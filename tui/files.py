@@ -61,14 +61,14 @@ class FilesPane(Horizontal):
         self.untracked: frozenset[str] = frozenset()
         self.modified: frozenset[str] = frozenset()
         self.filter_timer: Timer | None = None
+        self.files_tree: Tree[str] = Tree("", data="", id="files-tree")  # labels ask its width
+        self.files_tree.guide_depth = 2
 
     def compose(self) -> ComposeResult:
         with Vertical(id="files-left"):
             yield Input(placeholder="/ filter: part of a path", id="files-filter", compact=True)
             yield Static(id="files-summary")
-            tree: Tree[str] = Tree("", data="", id="files-tree")
-            tree.guide_depth = 2
-            yield tree
+            yield self.files_tree
         with VerticalScroll(id="file-details-scroll"):
             yield Static("Highlight a file to see its details.", id="file-details")
 
@@ -194,7 +194,7 @@ class FilesPane(Horizontal):
         """Columns left for a name and its badges at this depth of the tree: its guides and
         the size column taken from the tree's width (a hidden tab has no size yet: then
         from the screen's, of which the tree is ~60%)."""
-        tree = self.query_one("#files-tree", Tree)
+        tree = self.files_tree
         width = tree.scrollable_content_region.width
         if width <= 0:
             width = int((self.app.size.width - 2) * 0.6) - 3
