@@ -7,6 +7,7 @@ import inspect
 import pkgutil
 
 import conda_package.tui
+from conda_package.core.discover.envs import DiscoveredEnvironment
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.display import elide_middle
 from conda_package.tui.env_screen import TAB_FOCUS
@@ -233,5 +234,20 @@ def test_every_file_label_fits_the_tree_at_80_columns():
             await settle(pilot)
         assert tree.last_line > 25  # the whole demo is open
         assert tree.virtual_size.width <= tree.scrollable_content_region.width
+
+    run(app, scenario, size=(80, 24))
+
+
+def test_the_environment_list_fits_80_columns(tmp_path):
+    """Long prefixes and sources are cut in the middle: every column shows at 80x24."""
+    prefix = str(tmp_path / ("deep/" * 12) / "analysis")
+    found = [DiscoveredEnvironment("analysis", prefix, "~/.conda/environments.txt")]
+    app = CondaPackageApp(find_environments=lambda: found)
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        table = pilot.app.screen.query_one("#env-table", DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert "…" in table.get_cell(prefix, "prefix").plain
 
     run(app, scenario, size=(80, 24))

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from .batch import BatchPackModal, BatchPanel, BatchRequest, BatchState, run_batch
-from .display import human_bytes
+from .display import elide_middle, human_bytes
 from .messages import JobProgress, OpenEnvironment
 
 
@@ -77,6 +77,7 @@ class EnvironmentListScreen(Screen[None]):
         table = self.query_one("#env-table", DataTable)
         # Fixed widths where the details arrive later, so the columns do not jump.
         self.query_one(BatchPanel).display = False
+        prefix_room, source_room = self.path_rooms()
         for label, key, width in (
             ("", "mark", 1),
             ("name", "name", None),
@@ -85,7 +86,7 @@ class EnvironmentListScreen(Screen[None]):
             ("python", "python", 6),
             ("prefix", "prefix", None),
             ("found in", "source", None),
-        ):
+        )[: 7 if source_room else 6]:
             table.add_column(label, key=key, width=width)
         for found in self.found:
             # Known now, so the name column never changes width: a marker file's stat,
@@ -93,14 +94,15 @@ class EnvironmentListScreen(Screen[None]):
             name = Text(found.name)
             if is_demo(found.prefix):
                 name.append(" (demo)", "bold")
+            source = (Text(elide_middle(found.source, source_room)),) if source_room else ()
             table.add_row(
                 " ",
                 name,
                 "…",
                 "…",
                 "…",
-                Text(found.prefix),
-                Text(found.source),
+                Text(elide_middle(found.prefix, prefix_room)),
+                *source,
                 key=found.prefix,
             )
         empty = self.query_one("#env-empty", Static)
@@ -156,6 +158,18 @@ class EnvironmentListScreen(Screen[None]):
             self.post_message(OpenEnvironment(event.row_key.value))
 
     # packing several: space marks, p packs the marked one after another
+
+    def path_rooms(self) -> tuple[int, int]:
+        """Columns for the prefix and where it was found, so that the table fits the screen
+        (80 columns too): both cut in the middle, the prefix kept the longer; where it was
+        found is left out (0) when even the prefix is short of room."""
+        names = (len(f.name) + (7 if is_demo(f.prefix) else 0) for f in self.found)
+        source = min(18, max((len(f.source) for f in self.found), default=8))
+        # the mark, packages, size and python columns, each column's padding, a scrollbar
+        room = self.app.size.width - (1 + 8 + 10 + 6 + 2 * 7 + 1 + max(names, default=4))
+        prefix = max(16, room - source)
+        source = room - prefix - 2  # its padding
+        return prefix, source if source >= 8 else 0
 
     def cursor_prefix(self) -> str | None:
         table = self.query_one("#env-table", DataTable)

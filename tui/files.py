@@ -63,6 +63,7 @@ class FilesPane(Horizontal):
         self.filter_timer: Timer | None = None
         self.files_tree: Tree[str] = Tree("", data="", id="files-tree")  # labels ask its width
         self.files_tree.guide_depth = 2
+        self._width, self._width_for = 0, (-1, -1, False)  # the tree's content width, for sizes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="files-left"):
@@ -195,11 +196,12 @@ class FilesPane(Horizontal):
         the size column taken from the tree's width (a hidden tab has no size yet: then
         from the screen's, of which the tree is ~60%)."""
         tree = self.files_tree
-        width = tree.scrollable_content_region.width
-        if width <= 0:
-            width = int((self.app.size.width - 2) * 0.6) - 3
-        depth = path.count("/") + 1
-        return width - tree.guide_depth * depth - SIZE_COLUMN
+        sizes = (tree.size.width, self.app.size.width, tree.show_vertical_scrollbar)
+        if self._width_for != sizes:  # asked per label: a folder of 1,000 files asks 1,000 times
+            width = tree.scrollable_content_region.width
+            self._width = width if width > 0 else int((sizes[1] - 2) * 0.6) - 3
+            self._width_for = sizes
+        return self._width - tree.guide_depth * (path.count("/") + 1) - SIZE_COLUMN
 
     def label(self, path: str) -> Text:
         """Size, name, badges, owner; a long name is cut in the middle and the badges
