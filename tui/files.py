@@ -63,7 +63,6 @@ class FilesPane(Horizontal):
         self.filter_timer: Timer | None = None
         self.files_tree: Tree[str] = Tree("", data="", id="files-tree")  # labels ask its width
         self.files_tree.guide_depth = 2
-        self._width, self._width_for = 0, (-1, -1, False)  # the tree's content width, for sizes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="files-left"):
@@ -89,9 +88,10 @@ class FilesPane(Horizontal):
             self.findings.setdefault(finding.path, []).append(finding)
         tree = self.query_one("#files-tree", Tree)
         stack = list(tree.root.children)
+        width = self.tree_width()
         while stack:
             node = stack.pop()
-            node.set_label(self.label(node.data or ""))
+            node.set_label(self.label(node.data or "", width))
             stack.extend(node.children)
         if tree.cursor_node is not None:
             self.show_details(tree.cursor_node.data or "")
@@ -135,7 +135,8 @@ class FilesPane(Horizontal):
                 opened.add(node.data or "")
                 stack.extend(node.children)
         tree.clear()
-        shown = shorten(prefix, max(NAME_ROOM, self.label_room("") + tree.guide_depth - 2))
+        room = self.label_room("", self.tree_width()) + tree.guide_depth - 2  # no guide, a mark
+        shown = shorten(prefix, max(NAME_ROOM, room))
         tree.root.set_label(
             Text.assemble((f"{human_bytes(self.index.sizes['']):>10}  ", "dim"), (shown, "bold"))
         )
@@ -148,15 +149,16 @@ class FilesPane(Horizontal):
         """Add a folder's entries to its node; done once, when the folder is first opened
         (and again for the folders in `opened` when the tree is redrawn)."""
         assert self.index is not None
+        width = self.tree_width()
         for path in self.index.listing(node.data or ""):
             if self.index.is_dir(path):
                 has_entries = bool(self.index.children[path])
-                child = node.add(self.label(path), data=path, allow_expand=has_entries)
+                child = node.add(self.label(path, width), data=path, allow_expand=has_entries)
                 if expand_all or (opened and path in opened and has_entries):
                     self.populate(child, expand_all, opened)
                     child.expand()
             else:
-                node.add_leaf(self.label(path), data=path)
+                node.add_leaf(self.label(path, width), data=path)
 
     def reveal(self, path: str) -> None:
         """Open the folders down to `path`, put the cursor on it and show its details
@@ -191,25 +193,24 @@ class FilesPane(Horizontal):
         if event.node is not event.node.tree.root and not event.node.children:
             self.populate(event.node)
 
-    def label_room(self, path: str) -> int:
-        """Columns left for a name and its badges at this depth of the tree: its guides and
-        the size column taken from the tree's width (a hidden tab has no size yet: then
-        from the screen's, of which the tree is ~60%)."""
-        tree = self.files_tree
-        sizes = (tree.size.width, self.app.size.width, tree.show_vertical_scrollbar)
-        if self._width_for != sizes:  # asked per label: a folder of 1,000 files asks 1,000 times
-            width = tree.scrollable_content_region.width
-            self._width = width if width > 0 else int((sizes[1] - 2) * 0.6) - 3
-            self._width_for = sizes
-        return self._width - tree.guide_depth * (path.count("/") + 1) - SIZE_COLUMN
+    def tree_width(self) -> int:
+        """Columns for the tree's lines (a hidden tab has no size yet: then from the
+        screen's width, of which the tree is ~60%). Asked once per batch of labels."""
+        width = self.files_tree.scrollable_content_region.width
+        return width if width > 0 else int((self.app.size.width - 2) * 0.6) - 3
 
-    def label(self, path: str) -> Text:
+    def label_room(self, path: str, width: int) -> int:
+        """Columns left for a name and its badges: the line less this depth's guides and
+        the size column."""
+        return width - self.files_tree.guide_depth * (path.count("/") + 1) - SIZE_COLUMN
+
+    def label(self, path: str, width: int) -> Text:
         """Size, name, badges, owner; a long name is cut in the middle and the badges
         shortened so that they always show whole (the details panel has them in full); the
         owner goes if there is no room."""
         assert self.index is not None
         name = path.rpartition("/")[2]
-        room = self.label_room(path)
+        room = self.label_room(path, width)
         text = Text(f"{human_bytes(self.index.sizes[path]):>10}  ", style="dim")
         if self.index.is_dir(path):
             room -= 2  # the folder's open/closed mark
