@@ -22,7 +22,7 @@ from .plan import (
     keeps_bytecode,
     make_plan,
 )
-from .preview import preview_plan
+from .preview import plan_for, preview_plan
 from .scripts import (
     SAVED_DIR,
     ScriptClash,
@@ -56,6 +56,7 @@ __all__ = [
     "make_parcel",
     "make_plan",
     "path_kept",
+    "plan_for",
     "preview_plan",
     "resolve_output",
     "subdir_from_options",

@@ -28,7 +28,7 @@ from ..archive import (
 from ..errors import CondaPackageError
 from ..load import Environment, open_env_file
 from ..paths import fsencode
-from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, make_plan, validate
+from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, plan_for, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from ..threads import IOPool
 from .bytecode import BytecodeCompile, can_compile
@@ -92,16 +92,7 @@ def _plan_and_pack(
     cancel: threading.Event | None,
     start: float,
 ) -> PackResult:
-    plan = make_plan(
-        env,
-        subdir=settings.subdir,
-        ignore_missing_files=options.ignore_missing_files,
-        ignore_editable_packages=options.ignore_editable_packages,
-        relocate_prefix=settings.relocate_prefix,
-        filters=options.filters,
-        dereference=settings.format == "zip" and not options.zip_symlinks,
-        pool=io,
-    )
+    plan = plan_for(env, options, settings, io)
     if settings.parcel:
         check_meta_free(plan)
     image = image_layout(plan, settings.relocate_prefix) if settings.format == "squashfs" else None
