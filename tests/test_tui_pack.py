@@ -133,18 +133,25 @@ def test_mark_two_environments_and_pack_both(two_demos, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["alpha-2.0.tar.gz", "beta-2.0.tar.gz"]
 
 
-def test_cancel_one_environment_of_the_batch(two_demos, tmp_path, monkeypatch):
-    """x cancels the highlighted one; the other is packed."""
-    out = tmp_path / "out"
-    out.mkdir()
+@pytest.fixture
+def held_packs(monkeypatch) -> threading.Event:
+    """The batch's packs wait until the event is set: the test cancels while one runs."""
     release = threading.Event()
     real_pack = batch.pack
 
     def held_pack(env, options, progress=None, cancel=None):
-        release.wait(20)  # the first pack waits until the test has cancelled the second
+        release.wait(20)
         return real_pack(env, options, progress=progress, cancel=cancel)
 
     monkeypatch.setattr(batch, "pack", held_pack)
+    return release
+
+
+def test_cancel_one_environment_of_the_batch(two_demos, tmp_path, held_packs):
+    """x cancels the highlighted one; the other is packed (held until then)."""
+    release = held_packs
+    out = tmp_path / "out"
+    out.mkdir()
 
     async def scenario(pilot: Pilot) -> None:
         await settle(pilot)
@@ -161,17 +168,10 @@ def test_cancel_one_environment_of_the_batch(two_demos, tmp_path, monkeypatch):
     assert [p.name for p in out.iterdir()] == ["alpha-2.0.tar.gz"]
 
 
-def test_escape_cancels_every_environment_of_the_batch(two_demos, tmp_path, monkeypatch):
+def test_escape_cancels_every_environment_of_the_batch(two_demos, tmp_path, held_packs):
+    release = held_packs
     out = tmp_path / "out"
     out.mkdir()
-    release = threading.Event()
-    real_pack = batch.pack
-
-    def held_pack(env, options, progress=None, cancel=None):
-        release.wait(20)
-        return real_pack(env, options, progress=progress, cancel=cancel)
-
-    monkeypatch.setattr(batch, "pack", held_pack)
 
     async def scenario(pilot: Pilot) -> None:
         await settle(pilot)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from conda_package.core import (
     PACK_FORMATS,
     Environment,
+    PackageResult,
     PackOptions,
+    ProgressCallback,
     RelocationReport,
     UsageError,
     archive_label,
+    build_package,
     check_relocate_prefix,
     package_format,
     package_level,
@@ -66,6 +70,28 @@ class PackageRequest:
     level: int | None
     threads: int
     force: bool
+
+    def build(
+        self,
+        env: Environment,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> PackageResult:
+        """The package, by core's build_package (a dry run for the form's preview)."""
+        return build_package(
+            env,
+            self.name,
+            self.version,
+            self.build_number,
+            output=self.output,
+            level=self.level,
+            threads=self.threads,
+            force=self.force or dry_run,
+            dry_run=dry_run,
+            progress=progress,
+            cancel=cancel,
+        )
 
 
 class PackChecks:

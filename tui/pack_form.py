@@ -14,7 +14,6 @@ from conda_package.core import (
     Environment,
     PackOptions,
     RelocationReport,
-    build_package,
     default_level,
     default_output_name,
     diagnose,
@@ -373,17 +372,7 @@ class PackForm(PackChecks, Vertical):
     def preview(self, loaded: LoadedEnvironment, job: PackOptions | PackageRequest) -> None:
         try:
             if isinstance(job, PackageRequest):
-                result = build_package(
-                    loaded.env,
-                    job.name,
-                    job.version,
-                    job.build_number,
-                    output=job.output,
-                    level=job.level,
-                    force=True,
-                    dry_run=True,
-                )
-                text = package_preview(result)
+                text = package_preview(job.build(loaded.env, dry_run=True))
             else:
                 text = archive_preview(*preview_plan(loaded.env, job))
         except CondaPackageError as exc:

@@ -12,7 +12,6 @@ from conda_package.core import (
     PackResult,
     Progress,
     RelocationReport,
-    build_package,
     pack,
     pack_command,
     package_command,
@@ -130,15 +129,8 @@ class PackPane(VerticalScroll):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pack")
     def run_build(self, loaded: LoadedEnvironment, request: PackageRequest) -> PackageResult:
-        return build_package(
+        return request.build(
             loaded.env,
-            request.name,
-            request.version,
-            request.build_number,
-            output=request.output,
-            level=request.level,
-            threads=request.threads,
-            force=request.force,
             progress=lambda p: self.post_message(JobProgress("pack", p)),
             cancel=get_current_worker().cancelled_event,
         )
