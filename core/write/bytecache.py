@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Mapping
 
@@ -82,7 +83,7 @@ class BytecodeCache:
     def put(self, key: str, pack: str, index: bytes) -> None:
         """Keep a copy of a compiled group (best effort: nothing is raised)."""
         final = os.path.join(self.root, key)
-        temp = os.path.join(self.root, f".{key}.{os.getpid()}")
+        temp = os.path.join(self.root, f".{key}.{os.getpid()}.{threading.get_ident()}")
         try:
             os.makedirs(self.root, exist_ok=True)
             shutil.copyfile(pack, temp)
