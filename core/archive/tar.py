@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from ..paths import fsencode
 from .base import FileWriter
 from .codecs import BlockCodec, BlockResult
 from .entry import CHUNK, ArchiveEntry, Buffer, Content, content_pieces
@@ -70,8 +71,8 @@ def tar_header(name: str, kind: str, mode: int, mtime: int, size: int, target: s
         # Bytes that are not UTF-8 (an old share's Latin-1): ustar holds them as they are
         # when they fit, which every reader takes; pax would need hdrcharset=BINARY, which
         # GNU tar extracts right but warns about at every such entry.
-        raw = name.encode("utf-8", "surrogateescape")
-        raw_link = link.encode("utf-8", "surrogateescape")
+        raw = fsencode(name)
+        raw_link = fsencode(link)
         fits = size < _OCTAL_LIMIT and 0 <= mtime < _OCTAL_LIMIT
         if fits and len(raw) <= 100 and len(raw_link) <= 100:
             return _ustar(raw, mode, size, mtime, _TYPEFLAGS[kind], raw_link)
@@ -96,7 +97,7 @@ def _pax_header(name: str, kind: str, mode: int, mtime: int, size: int, link: st
         try:
             raw = text.encode()
         except UnicodeEncodeError:  # undecodable bytes kept as surrogates by os.fsdecode
-            raw = text.encode("utf-8", "surrogateescape")
+            raw = fsencode(text)
             binary = True
         if not text.isascii() or len(raw) > 100:
             records.append(_pax_record(key, raw))

@@ -25,6 +25,7 @@ from itertools import pairwise
 
 from ..errors import CondaPackageError
 from ..load import Environment, pyc_source
+from ..paths import fsencode
 from ..plan import PackPlan, PlanEntry, env_python, keeps_bytecode
 from .bytecache import BytecodeCache, group_key
 
@@ -214,7 +215,7 @@ class BytecodeCompile:
 
     def _compile(self, number: int) -> tuple[str, bytes]:
         pack = os.path.join(self.compiled.root, str(number))
-        stdin = "\0".join(self._groups[number]).encode("utf-8", "surrogateescape")
+        stdin = fsencode("\0".join(self._groups[number]))
         with self._lock:
             if self._closed:
                 raise CondaPackageError("byte-code compile stopped")
