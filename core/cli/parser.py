@@ -101,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--zstd-compression-level", type=int, metavar="1..22", help="zstd level (default 1)"
     )
     pack.add_argument(
-        "--compression-level",
+        "--compression-level", type=int, metavar="N", help="level for the chosen format"
+    )
+    pack.add_argument(
         "--compress-level",
         type=int,
         metavar="N",
-        help="level for the chosen format",
+        help="conda-pack's spelling: the same, but ignored for formats that do not compress",
     )
     pack.add_argument(
         "-j",
