@@ -134,6 +134,7 @@ _API: dict[str, str] = {
     "io_thread_count": "threads",
     "worker_count": "threads",
     "human_bytes": "units",
+    "fsencode": "paths",
 }
 
 __all__ = ["__version__", *sorted(_API)]
@@ -214,6 +215,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         read_records,
         shown_prefix,
     )
+    from .paths import fsencode
     from .plan import (
         ArchiveLabel,
         PackOptions,

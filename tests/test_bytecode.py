@@ -195,3 +195,86 @@ def test_files_holding_still_finds_the_prefix_outside_bytecode(tmp_path):
     assert files_holding(tmp_path, b"/old/prefix") == []
     (tmp_path / "m.py").write_text("'/old/prefix'\n")
     assert files_holding(tmp_path, b"/old/prefix") == ["m.py"]
+
+
+def cached_groups(cache: Path) -> dict[Path, list[str]]:
+    """The byte-code groups in a cache folder, with the names each holds."""
+    found = {}
+    for index in (cache / "conda-package/bytecode").glob("*.index"):
+        fields = index.read_bytes().decode().split("\0")[:-1]
+        found[index.with_suffix("")] = fields[::2]
+    return found
+
+
+def test_byte_code_compiled_once_is_taken_from_the_cache_until_its_source_changes(
+    real_env_factory, tmp_path, monkeypatch
+):
+    prefix = real_env_factory("bytecache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def packed(name: str) -> Path:
+        options = PackOptions(output=str(tmp_path / name), format="dir", compile_bytecode=True)
+        pack(Environment.load(str(prefix)), options)
+        return tmp_path / name
+
+    first = packed("first")
+    groups = cached_groups(tmp_path / "cache")
+    assert sum(len(names) for names in groups.values()) > 1500  # the whole library
+    # Overwrite the cached byte-code with zeros: a pack that takes its byte-code from the
+    # cache hands the zeros out; one that compiles does not.
+    for group in groups:
+        group.write_bytes(bytes(group.stat().st_size))
+    assert (packed("again") / JSON_PYC).read_bytes() == bytes((first / JSON_PYC).stat().st_size)
+    # A changed source is compiled again, with the rest of its group only.
+    source = prefix / "lib/python3.7/json/__init__.py"
+    os.utime(source, (1_700_000_000, 1_700_000_000))
+    changed = packed("changed")
+    assert (changed / JSON_PYC).read_bytes()[8:12] == (1_700_000_000).to_bytes(4, "little")
+    (near,) = [names for names in groups.values() if JSON_PYC in names]
+    other = next(n for names in groups.values() if JSON_PYC not in names for n in names)
+    assert all(set((changed / name).read_bytes()) != {0} for name in near)
+    assert set((changed / other).read_bytes()) == {0}  # its group still from the cache
+
+
+def test_a_cache_that_cannot_be_written_changes_nothing(real_env, tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    out = tmp_path / "image.squashfs"
+    r = cli("-p", real_env, "-o", out, "-q", env={**os.environ})
+    assert r.returncode == 0, r.stderr
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name in ("cold.squashfs", "warm.squashfs"):
+        r = cli("-p", real_env, "-o", tmp_path / name, "-q", env={**os.environ})
+        assert r.returncode == 0, r.stderr
+    assert cached_groups(tmp_path / "cache")
+    # The image names no path of its own: built with, without and from the cache, the same.
+    data = {
+        (tmp_path / n).read_bytes() for n in ("image.squashfs", "cold.squashfs", "warm.squashfs")
+    }
+    assert len(data) == 1
+
+
+def test_the_cache_keeps_the_most_recently_used_groups(tmp_path):
+    from conda_package.core.write.bytecache import BytecodeCache
+
+    cache = BytecodeCache(str(tmp_path))
+    old = 1_000_000_000
+    for number, used in enumerate((old, old + 10, old + 20)):
+        (tmp_path / f"group{number}").write_bytes(bytes(100))
+        (tmp_path / f"group{number}.index").write_bytes(b"a\x00100\x00")
+        for path in (tmp_path / f"group{number}", tmp_path / f"group{number}.index"):
+            os.utime(path, (used, used))
+    (tmp_path / ".left-by-a-killed-put").write_bytes(bytes(10))
+    os.utime(tmp_path / ".left-by-a-killed-put", (old, old))
+    (tmp_path / "group3").write_bytes(bytes(1000))  # used just now: never removed
+    (tmp_path / "group3.index").write_bytes(b"")
+    assert cache.get("group0") == (str(tmp_path / "group0"), b"a\x00100\x00")  # now used
+    cache.prune(limit=1250)  # 1,300 bytes: the least recently used goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "group0",
+        "group0.index",
+        "group2",
+        "group2.index",
+        "group3",
+        "group3.index",
+    ]

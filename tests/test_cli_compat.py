@@ -214,6 +214,27 @@ def test_compress_level(real_env, tmp_path):
     assert len(sizes[("--compress-level", "9")]) < len(sizes[("--compress-level", "1")])
     r = cli("-p", real_env, "-o", tmp_path / "bad.tar.gz", "--compress-level", "10")
     one_line(r, 2, "compression level 10")
+    # conda-pack ignores its level for formats that store as is; so does its spelling here.
+    r = cli("-p", real_env, "-o", tmp_path / "plain.tar", "--compress-level", "4")
+    assert r.returncode == 0, r.stderr
+    assert "note: --compress-level 4 ignored: the output is not compressed" in r.stderr
+    assert (
+        cli("-p", real_env, "-o", tmp_path / "quiet.tar", "--compress-level", "4", "-q").stderr
+        == ""
+    )
+    r = cli("-p", real_env, "-o", tmp_path / "ours.tar", "--compression-level", "4")
+    one_line(r, 2, "the tar format is not compressed")
+    r = cli(
+        "-p",
+        real_env,
+        "-o",
+        tmp_path / "two.tar.gz",
+        "--compress-level",
+        "4",
+        "--compression-level",
+        "4",
+    )
+    one_line(r, 2, "give one of")
 
 
 def test_force_creates_the_output_directories(small_env, tmp_path):

@@ -3,7 +3,7 @@ environment: each succeeds, the archive extracts with the real tools, and python
 the new place (after activation, or directly where the archive was relocated at pack time).
 
 The lines come from conda-pack 0.9.2's documentation (its index, Spark, dask-yarn and
-parcel pages) and from its --help: every option and every format name but squashfs.
+parcel pages) and from its --help: every option and every format name.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import pytest
 from conftest import cli
 
 # How the output is used: extracted and activated; moved and activated (a directory);
-# extracted where --dest-prefix said and run as is; unpacked into the parcel root.
-Use = Literal["activate", "directory", "relocated", "parcel"]
+# extracted where --dest-prefix said and run as is; unpacked into the parcel root; a
+# squashfs image's files copied out with unsquashfs (as a mount shows them) and activated.
+Use = Literal["activate", "directory", "relocated", "parcel", "image"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ LINES = {
     "d": Line(("-p", "{PREFIX}", "-d", "{DEST}", "-o", "d.tar.gz"), "d.tar.gz", use="relocated"),
     "compress-level": Line(("-p", "{PREFIX}", "--compress-level", "9", "-o", "c.tar.gz"),
                            "c.tar.gz"),
+    "compress-level-tar": Line(("-p", "{PREFIX}", "--format", "tar", "--compress-level", "4",
+                                "-o", "c.tar"), "c.tar"),  # conda-pack ignores it: so do we
+    "format-squashfs": Line(("-p", "{PREFIX}", "--format", "squashfs", "-o", "env.squashfs"),
+                            "env.squashfs", use="image"),
     "n-threads": Line(("-p", "{PREFIX}", "--n-threads", "2", "-o", "t.tar.gz"), "t.tar.gz"),
     "j-all": Line(("-p", "{PREFIX}", "-j", "-1", "-o", "t.tar.gz"), "t.tar.gz"),
     "zip-symlinks": Line(("-p", "{PREFIX}", "--zip-symlinks", "-o", "s.zip"), "s.zip"),
@@ -119,6 +124,8 @@ def test_conda_pack_command_line(real_env, tmp_path, key):
     env.pop("CONDA_PREFIX", None)
     if line.activated:
         env["CONDA_PREFIX"] = str(real_env)
+    if line.use == "image" and not (shutil.which("tar2sqfs") and shutil.which("unsquashfs")):
+        pytest.skip("tar2sqfs or unsquashfs absent (squashfs-tools-ng, squashfs-tools)")
     r = cli(*args, cwd=work, env=env)
     assert r.returncode == 0, r.stderr
     output = work / line.output.replace("{NAME}", real_env.name)
@@ -132,6 +139,11 @@ def test_conda_pack_command_line(real_env, tmp_path, key):
     elif line.use == "relocated":
         extract(output, dest)
         assert python_prefix(dest, activate=False) == str(dest)
+    elif line.use == "image":
+        target = tmp_path / "mounted" / "env"
+        target.parent.mkdir()
+        subprocess.run(["unsquashfs", "-q", "-n", "-d", str(target), str(output)], check=True)
+        assert python_prefix(target, activate=True) == str(target)
     elif line.use == "parcel":
         extract(output, parcels)
         assert python_prefix(parcels / "example-1.0", activate=False) == str(

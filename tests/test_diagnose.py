@@ -121,3 +121,13 @@ def test_tui_overview_and_pack_form_say_why(pip_env: Path, tmp_path: Path, monke
         )
 
     run(CondaPackageApp(str(pip_env)), scenario, size=(120, 50))
+
+
+def test_a_file_edited_by_hand(mixed_env_factory) -> None:
+    prefix = mixed_env_factory(["python", "bar"], "edited-by-hand")
+    (prefix / SITE / "bar/core.py").write_text("X = 2  # patched on the cluster\n")
+    (found,) = diagnose(Environment.load(str(prefix)))
+    assert (found.package.name, found.cause) == ("bar", "by-hand")
+    assert found.modified == (f"{SITE}/bar/core.py",) and not found.missing
+    assert found.reason.endswith("no pip install explains it: edited by hand")
+    assert found.fix == "conda install --force-reinstall bar"

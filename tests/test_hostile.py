@@ -5,6 +5,7 @@ or in one error line with the documented exit code, and nothing is written or ch
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tarfile
 import zipfile
@@ -37,8 +38,9 @@ def _names(archive: Path, fmt: str) -> set[bytes]:
                     .rstrip(b"/") for i in zf.infolist()}  # fmt: skip
     listing = subprocess.run(
         ["tar", "--quoting-style=literal", "-tf", archive], capture_output=True, check=True
-    ).stdout
-    return {line.rstrip(b"/") for line in listing.splitlines()}
+    )
+    assert listing.stderr == b""  # no "unknown extended header keyword 'hdrcharset'"
+    return {line.rstrip(b"/") for line in listing.stdout.splitlines()}
 
 
 @pytest.fixture
@@ -123,3 +125,30 @@ def test_a_target_prefix_that_does_not_fit_writes_nothing(
     assert list(out_dir.iterdir()) == []
     assert leftovers(out_dir) == []
     assert snapshot(demo) == before
+
+
+@pytest.mark.skipif(shutil.which("tar2sqfs") is None, reason="tar2sqfs absent (squashfs-tools-ng)")
+def test_an_image_of_a_prefix_that_is_not_utf8(moved_to_bad_prefix: Path):
+    out = moved_to_bad_prefix.parent / f"out-{BAD}.squashfs"
+    result = run("-p", moved_to_bad_prefix, "-o", out, "--ignore-missing-files", "-q")
+    assert result.returncode == 0, result.stderr
+    tar = subprocess.run(["sqfs2tar", out], capture_output=True, check=True).stdout
+    listing = subprocess.run(
+        ["tar", "--quoting-style=literal", "-t"], input=tar, capture_output=True, check=True
+    ).stdout
+    assert b"share/data-caf\xe9-\xff.txt" in listing.splitlines()
+
+
+@pytest.mark.parametrize("target", ["/opt/analysis", f"/opt/r-{BAD}"])
+def test_a_modulefile_names_what_is_not_utf8_as_its_bytes(
+    moved_to_bad_prefix: Path, tmp_path: Path, target: str
+):
+    module = tmp_path / "env.lua"
+    result = run(
+        "-p", moved_to_bad_prefix, "-o", tmp_path / "env.tar.gz", "--ignore-missing-files",
+        "--relocate-prefix", target, "--modulefile", module, "-q",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = module.read_bytes()
+    assert os.fsencode(f"{target}/bin") in text
+    assert os.fsencode(moved_to_bad_prefix.name) in text  # the module's name: the env's

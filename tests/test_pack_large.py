@@ -192,7 +192,9 @@ def test_large_rewritten_files_are_not_held(small_env, tmp_path, fmt):
         for k in range(BIG // len(line)):
             fh.write(line if k != 50 else line + needle + b"/share\n")
     peak = peak_rss(*args, "--relocate-prefix", "/opt/new")
-    assert peak - baseline < 32 * MIB, (baseline, peak)
+    # Half a file: holding either whole would cost 96 MiB. tar.zst's encoder threads hold
+    # a window of their own, which a busy machine lets fill (32.1 MiB was seen under load).
+    assert peak - baseline < BIG // 2, (baseline, peak)
     if fmt == "zip":
         with zipfile.ZipFile(out) as zf, zf.open("share/big.bin") as member:
             data = member.read()

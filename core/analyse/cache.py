@@ -9,7 +9,7 @@ import tempfile
 import threading
 from typing import TypeVar
 
-from ..paths import fsencode
+from ..paths import fsencode, user_cache_dir
 from .elf import ElfInfo
 from .examine import FileFacts, FileTask
 
@@ -174,8 +174,5 @@ def _load_cache(path: str) -> dict[str, dict[str, _Entry]]:
 
 def default_cache(prefix: str) -> AnalysisCache:
     """The persisted cache of one environment, under ${XDG_CACHE_HOME:-~/.cache}."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     digest = hashlib.sha256(fsencode(os.path.abspath(prefix)))
-    return AnalysisCache(
-        os.path.join(base, "conda-package", f"analysis-{digest.hexdigest()[:16]}.json")
-    )
+    return AnalysisCache(os.path.join(user_cache_dir(), f"analysis-{digest.hexdigest()[:16]}.json"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from ..paths import fsencode
 from .base import FileWriter
 from .codecs import BlockCodec, BlockResult
 from .entry import CHUNK, ArchiveEntry, Buffer, Content, content_pieces
@@ -66,7 +67,25 @@ def tar_header(name: str, kind: str, mode: int, mtime: int, size: int, target: s
         and 0 <= mtime < _OCTAL_LIMIT
     ):
         return _ustar(name.encode(), mode, size, mtime, _TYPEFLAGS[kind], link.encode())
+    if _undecodable(name) or _undecodable(link):
+        # Bytes that are not UTF-8 (an old share's Latin-1): ustar holds them as they are
+        # when they fit, which every reader takes; pax would need hdrcharset=BINARY, which
+        # GNU tar extracts right but warns about at every such entry.
+        raw = fsencode(name)
+        raw_link = fsencode(link)
+        fits = size < _OCTAL_LIMIT and 0 <= mtime < _OCTAL_LIMIT
+        if fits and len(raw) <= 100 and len(raw_link) <= 100:
+            return _ustar(raw, mode, size, mtime, _TYPEFLAGS[kind], raw_link)
     return _pax_header(name, kind, mode, mtime, size, link)
+
+
+def _undecodable(text: str) -> bool:
+    """Whether a name holds bytes that are not UTF-8 (os.fsdecode's lone surrogates)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _pax_header(name: str, kind: str, mode: int, mtime: int, size: int, link: str) -> bytes:
@@ -78,7 +97,7 @@ def _pax_header(name: str, kind: str, mode: int, mtime: int, size: int, link: st
         try:
             raw = text.encode()
         except UnicodeEncodeError:  # undecodable bytes kept as surrogates by os.fsdecode
-            raw = text.encode("utf-8", "surrogateescape")
+            raw = fsencode(text)
             binary = True
         if not text.isascii() or len(raw) > 100:
             records.append(_pax_record(key, raw))

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from zlib_ng import zlib_ng
 
 from ..errors import CondaPackageError, ZipNeedsZip64
+from ..paths import fsencode
 from .base import FileWriter
 from .codecs import BlockResult, deflate
 from .entry import CHUNK, ArchiveEntry, Buffer, Content, content_pieces
@@ -83,7 +84,7 @@ def _member(entry: ArchiveEntry, file_type: int, method: int, size: int, zip64: 
         raw_name = name.encode()
         flags = 0 if name.isascii() else 0x800  # UTF-8 name
     except UnicodeEncodeError:  # undecodable bytes: stored as they are
-        raw_name, flags = name.encode("utf-8", "surrogateescape"), 0
+        raw_name, flags = fsencode(name), 0
     attr = (file_type | entry.mode) << 16
     if entry.kind == "dir":
         attr |= 0x10  # and the MS-DOS directory bit
@@ -140,7 +141,7 @@ class ZipWriter(FileWriter):
         if entry.kind == "dir":
             self._batched(_member(entry, stat.S_IFDIR, 0, 0, False), _store, b"")
         elif entry.kind == "symlink":
-            target = entry.target.encode("utf-8", "surrogateescape")
+            target = fsencode(entry.target)
             self._batched(_member(entry, stat.S_IFLNK, 0, len(target), False), _store, target)
         elif entry.kind == "hardlink":
             self._add_hardlink(entry)

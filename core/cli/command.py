@@ -8,7 +8,14 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .. import PackOptions, UsageError, format_from_path, pack_format, worker_count
+from .. import (
+    PackOptions,
+    UsageError,
+    default_level,
+    format_from_path,
+    pack_format,
+    worker_count,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -32,11 +39,28 @@ def names_environment(args: argparse.Namespace) -> bool:
     return False
 
 
+def compresses(fmt: str | None, output: str | None) -> bool:
+    """Whether the format asked for (or named by the output, or the default) compresses."""
+    chosen = fmt or (format_from_path(output) if output else None) or "tar.gz"
+    return chosen == "squashfs" or default_level(chosen) is not None
+
+
+def ignored_level(args: argparse.Namespace) -> str | None:
+    """The note for conda-pack's --compress-level given with a format that stores as is."""
+    if args.compress_level is None or args.zstd_compression_level is not None:
+        return None
+    fmt = pack_format(args.format) if args.format else ("tar.zst" if args.zstd else None)
+    if compresses(fmt, args.output):
+        return None
+    return f"--compress-level {args.compress_level} ignored: the output is not compressed"
+
+
 def pack_options(args: argparse.Namespace) -> PackOptions:
     """The options of a parsed pack command line, with the checks only the command line
     needs (conda-pack's --zstd spellings); the rest are validate()'s."""
-    if args.zstd_compression_level is not None and args.compression_level is not None:
-        raise UsageError("give --zstd-compression-level or --compression-level, not both")
+    given = [args.zstd_compression_level, args.compression_level, args.compress_level]
+    if sum(level is not None for level in given) > 1:
+        raise UsageError("give one of --compression-level and --zstd-compression-level")
     fmt = args.format  # as given: conda-pack's names (tgz, infer, ...) are the engine's too
     asked = pack_format(fmt) if fmt else None
     if args.zstd:
@@ -45,6 +69,8 @@ def pack_options(args: argparse.Namespace) -> PackOptions:
         fmt = fmt if asked else "tar.zst"
         asked = "tar.zst"
     level = args.compression_level
+    if args.compress_level is not None and compresses(asked, args.output):
+        level = args.compress_level  # else ignored, as conda-pack ignores it (ignored_level)
     if args.zstd_compression_level is not None:
         if asked is None and args.output is None:
             fmt = asked = "tar.zst"

@@ -6,7 +6,7 @@ import argparse
 import os
 import tempfile
 
-from .. import OutputExists, UsageError, modulefile_syntax, modulefile_text
+from .. import OutputExists, UsageError, fsencode, modulefile_syntax, modulefile_text
 
 
 def add_deploy_flags(pack: argparse._ArgumentGroup) -> None:
@@ -48,8 +48,8 @@ def write_modulefile(
     text = modulefile_text(prefix, modulefile_syntax(path), name, version)
     fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".modulefile-")
     try:
-        with open(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(fd, "wb") as f:
+            f.write(fsencode(text))  # paths as the filesystem holds them, UTF-8 or not
         umask = os.umask(0o022)
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)

@@ -115,10 +115,12 @@ def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
     from .. import pack
-    from .command import pack_options
+    from .command import ignored_level, pack_options
     from .report import RichProgress, print_done, summary_lines
 
     options = pack_options(args)
+    if (note := ignored_level(args)) and not args.quiet:
+        print(f"conda-package: note: {note}", file=sys.stderr)
     modulefile = check_modulefile(args)
     env = _load(args)
     started = time.perf_counter()

@@ -27,6 +27,7 @@ _NOT_FOR_PACKAGES = (
     ("reset", "-r/--reset"),
     ("zstd", "--zstd"),
     ("compression_level", "--compression-level (use --zstd-compression-level)"),
+    ("compress_level", "--compress-level (use --zstd-compression-level)"),
     ("relocate_prefix", "--relocate-prefix"),
     ("fix_rpath", "--fix-rpath"),
     ("ignore_missing_files", "--ignore-missing-files"),

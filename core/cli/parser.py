@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         "owns a file; list, remove or package the files no package owns.",
         epilog="Unpack with: mkdir ENV && tar -xf ENV.tar.gz -C ENV && . ENV/bin/activate",
     )
+    for add in (_environment, _packing, _parcels, _files, _package_naming, _output):
+        add(p)
+    p.set_defaults(filters=())
+    return p
+
+
+def _environment(p: argparse.ArgumentParser) -> None:
+    """Which environment, and how hard its filesystem is pressed."""
     where = p.add_argument_group("environment")
     where.add_argument("prefix_arg", nargs="?", metavar="PREFIX", help="environment prefix")
     exclusive = where.add_mutually_exclusive_group()
@@ -57,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="filesystem calls in flight on NFS, Lustre or GPFS (0: default, 64; 1: one)",
     )
 
+
+def _packing(p: argparse.ArgumentParser) -> None:
+    """The archive: format, level, threads, what goes in, where it will live."""
     pack = p.add_argument_group("packing (the default action)")
     pack.add_argument("-o", "--output", help="archive path (default: <env>.tar.gz in the cwd)")
     pack.add_argument(
@@ -101,11 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--zstd-compression-level", type=int, metavar="1..22", help="zstd level (default 1)"
     )
     pack.add_argument(
-        "--compression-level",
+        "--compression-level", type=int, metavar="N", help="level for the chosen format"
+    )
+    pack.add_argument(
         "--compress-level",
         type=int,
         metavar="N",
-        help="level for the chosen format",
+        help="conda-pack's spelling: the same, but ignored for formats that do not compress",
     )
     pack.add_argument(
         "-j",
@@ -146,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_deploy_flags(pack)
     add_squashfs_arguments(p)
 
+
+def _parcels(p: argparse.ArgumentParser) -> None:
+    """A Cloudera parcel's root, name, version and distro."""
     parcel = p.add_argument_group("Cloudera parcels (--format parcel, or -o NAME.parcel)")
     parcel.add_argument(
         "--parcel-root",
@@ -161,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parcel.add_argument("--parcel-distro", metavar="DISTRO", help="no dashes (default el7)")
 
+
+def _files(p: argparse.ArgumentParser) -> None:
+    """The actions on files: which package owns one; the untracked ones."""
     files = p.add_argument_group("files")
     files.add_argument("-w", "--which", nargs="+", metavar="PATH", help="package owning PATH")
     files.add_argument("-u", "--untracked", action="store_true", help="list untracked files")
@@ -169,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--backup", metavar="PATH", help="backup archive of removed files")
     files.add_argument("--no-backup", action="store_true", help="remove without a backup")
 
+
+def _package_naming(p: argparse.ArgumentParser) -> None:
+    """What a conda package of the untracked files, or a packed environment, is called."""
     pkg = p.add_argument_group(
         "package name, version and build",
         "With a .conda or .tar.bz2 output, or neither -o nor --format: a conda package of the"
@@ -183,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--pkg-build", metavar="BUILD", help="package: build number, default 0; archive: none"
     )
 
+
+def _output(p: argparse.ArgumentParser) -> None:
+    """What the command prints."""
     out = p.add_argument_group("output")
     out.add_argument("-v", "--verbose", action="count", default=0)
     out.add_argument(
@@ -190,5 +215,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--json", action="store_true", help="machine-readable output")
     out.add_argument("--version", action="version", version=f"conda-package {__version__}")
-    p.set_defaults(filters=())
-    return p

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..archive import validate_level
-from ..errors import CondaPackageError, OutputExists, OutputInsideEnvironment, UsageError
+from ..errors import CondaPackageError, UsageError
 from ..load import Environment
-from ..paths import inside
-from ..plan import check_subdir
+from ..plan import check_output, check_subdir
 from ..progress import ProgressCallback
 from ..threads import worker_count
 from .files import LeftOut, read_files, regular, select
@@ -83,21 +82,6 @@ class PackageResult:
             "left_out": [{"path": x.path, "reason": x.reason} for x in self.left_out],
             "warnings": list(self.warnings),
         }
-
-
-def _check_output(env: Environment, output: str, force: bool, dry_run: bool) -> None:
-    parent = os.path.dirname(output)
-    if not os.path.isdir(parent):
-        raise UsageError(f"{parent}: output directory does not exist; create it first")
-    if inside(os.path.realpath(parent), env.real_prefix):
-        raise OutputInsideEnvironment(
-            f"{output}: the package would be written inside the environment it is made from;"
-            " choose an output outside it"
-        )
-    if os.path.isdir(output):
-        raise UsageError(f"{output}: is a directory; give a file name ending in .conda")
-    if os.path.lexists(output) and not force and not dry_run:
-        raise OutputExists(f"{output}: already exists; use --force to overwrite it")
 
 
 def package_level(fmt: PackageFormat, level: int | None) -> int:
@@ -161,7 +145,7 @@ def build_package(
     dist = f"{name}-{version}-{index['build']}"
     ext = ".conda" if chosen == "conda" else ".tar.bz2"
     output = os.path.abspath(output or f"{dist}{ext}")
-    _check_output(env, output, force, dry_run)
+    check_output(env, output, replace=force or dry_run, what="package")
 
     files_in = regular(env, paths)
     if chosen == "conda" and not dry_run:

@@ -79,6 +79,43 @@ def make_plan(
     point to (zip without --zip-symlinks). The model has no symlink targets: they are
     read here, on the pool's threads when the filesystem is slow.
     """
+    missing, editable = _check_packable(env, ignore_missing_files, ignore_editable_packages)
+    sources = _Sources.of(env)
+    if relocate_prefix:
+        _check_room(env, sources.placeholders, relocate_prefix)
+    clashes = script_clashes(env, relocate_prefix)
+    moved = {c.path for c in clashes if c.theirs != c.path}
+    entries, skipped_pyc = _file_entries(env, sources, moved, relocate_prefix, pool)
+    entries += _meta_entries(env)
+    displaced: list[PlanEntry] = []
+    if moved:  # read like the others, written under another name (ScriptClash.theirs)
+        displaced = [e for e in entries if e.name in moved]
+        entries = [e for e in entries if e.name not in moved]
+    entries.sort()  # by name: tuples compare their first field first, and names are unique
+    entries, excluded = apply_filters(entries, filters)
+    notes = _excluded_notes(excluded)
+    if dereference:
+        entries, link_notes = dereference_symlinks(env, entries)
+        notes += link_notes
+    return PackPlan(
+        env.prefix,
+        subdir or env.subdir,
+        tuple(entries),
+        skipped_pyc,
+        missing,
+        editable,
+        env.special,
+        tuple(excluded),
+        tuple(notes),
+        clashes,
+        tuple(displaced),
+    )
+
+
+def _check_packable(
+    env: Environment, ignore_missing_files: bool, ignore_editable_packages: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The missing files and editable installs, each an error unless it is to be ignored."""
     missing = tuple(f"{m.package.dist}: {m.path}" for m in env.missing)
     if missing and not ignore_missing_files:
         raise MissingFiles(
@@ -93,43 +130,65 @@ def make_plan(
             f"editable pip installs point outside the environment: {', '.join(editable)};"
             " install them normally or use --ignore-editable-packages"
         )
+    return missing, editable
 
-    placeholders: dict[str, dict] = {}
-    generated: set[str] = set()  # written by the installer (entry points), so no placeholder
-    for record in env.records:
-        for item in record.path_items:
-            if item.get("prefix_placeholder"):
-                placeholders[item["_path"]] = item
-            elif item.get("path_type", "hardlink") not in PLAIN_PATH_TYPES:
-                generated.add(item["_path"])
 
-    if relocate_prefix:
-        too_long = sorted(
-            path
-            for path, item in placeholders.items()
-            if item.get("file_mode") == "binary"
-            and len(fsencode(relocate_prefix)) > len(fsencode(item["prefix_placeholder"]))
-            and path in env.files
-        )
-        if too_long:
-            room = min(len(fsencode(placeholders[p]["prefix_placeholder"])) for p in too_long)
-            raise PrefixTooLong(
-                f"--relocate-prefix is {len(fsencode(relocate_prefix))} bytes but {len(too_long)}"
-                f" binary files have room for {room}: {', '.join(too_long[:5])}"
-                f"{' ...' if len(too_long) > 5 else ''}; choose a shorter prefix"
-            )
+@dataclass(frozen=True)
+class _Sources:
+    """How each file's bytes are to be made: restored to its package's (placeholders, by
+    path), searched for the prefix (untracked, modified, or written by the installer), or
+    copied."""
 
-    clashes = script_clashes(env, relocate_prefix)
-    moved = {c.path for c in clashes if c.theirs != c.path}
-    displaced: list[PlanEntry] = []
-    searched = set(env.untracked) | set(env.modified) | generated
-    modified = set(env.modified)
+    placeholders: dict[str, dict]
+    searched: frozenset[str]
+    modified: frozenset[str]
 
-    def source_action(name: str) -> Action:
-        if name in placeholders and name not in modified:
+    @classmethod
+    def of(cls, env: Environment) -> _Sources:
+        placeholders: dict[str, dict] = {}
+        generated: set[str] = set()  # written by the installer (entry points): no placeholder
+        for record in env.records:
+            for item in record.path_items:
+                if item.get("prefix_placeholder"):
+                    placeholders[item["_path"]] = item
+                elif item.get("path_type", "hardlink") not in PLAIN_PATH_TYPES:
+                    generated.add(item["_path"])
+        searched = frozenset({*env.untracked, *env.modified, *generated})
+        return cls(placeholders, searched, frozenset(env.modified))
+
+    def action(self, name: str) -> Action:
+        if name in self.placeholders and name not in self.modified:
             return "restore"
-        return "search" if name in searched else "copy"
+        return "search" if name in self.searched else "copy"
 
+
+def _check_room(env: Environment, placeholders: dict[str, dict], relocate_prefix: str) -> None:
+    """A target prefix longer than a binary's placeholder cannot be written into it."""
+    too_long = sorted(
+        path
+        for path, item in placeholders.items()
+        if item.get("file_mode") == "binary"
+        and len(fsencode(relocate_prefix)) > len(fsencode(item["prefix_placeholder"]))
+        and path in env.files
+    )
+    if too_long:
+        room = min(len(fsencode(placeholders[p]["prefix_placeholder"])) for p in too_long)
+        raise PrefixTooLong(
+            f"--relocate-prefix is {len(fsencode(relocate_prefix))} bytes but {len(too_long)}"
+            f" binary files have room for {room}: {', '.join(too_long[:5])}"
+            f"{' ...' if len(too_long) > 5 else ''}; choose a shorter prefix"
+        )
+
+
+def _file_entries(
+    env: Environment,
+    sources: _Sources,
+    moved: set[str],
+    relocate_prefix: str | None,
+    pool: IOPool | None,
+) -> tuple[list[PlanEntry], int]:
+    """The entries of the environment's folders and files, and how much byte-code is left
+    out (that of sources which change at the target)."""
     entries: list[PlanEntry] = [
         PlanEntry(name, "dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns // _NS)
         for name, st in env.dirs.items()
@@ -138,8 +197,8 @@ def make_plan(
     # The first path of a hard-linked group holds the data; later ones made the same way
     # (copied, or searched for the prefix) link to it.
     firsts: dict[tuple[int, int, str], str] = {}
-    owners = env.owners
-    files = env.files
+    owners, files = env.owners, env.files
+    placeholders, searched, modified = sources.placeholders, sources.searched, sources.modified
     links = [name for name, st in files.items() if stat.S_ISLNK(st.st_mode)]
     read = functools.partial(_readlink, env.prefix)
     targets = dict(zip(links, pool.map(read, links) if pool else map(read, links), strict=True))
@@ -164,7 +223,7 @@ def make_plan(
         if source is not None and source in files:
             # Byte-code names the old prefix, harmlessly: Python sets a loaded code object's
             # file name to where it was found. It is packed as is, unless its source changes.
-            if not keeps_bytecode(source_action(source), relocate_prefix):
+            if not keeps_bytecode(sources.action(source), relocate_prefix):
                 skipped_pyc += 1
                 continue
             fields = (name, "file", mode, mtime, st.st_size, "", "copy", "", "", "", dist)
@@ -180,71 +239,43 @@ def make_plan(
                     sha256=with_prefix.get("sha256") or "", owner=dist,
                 )
             )  # fmt: skip
-        else:
-            action: Action = "search" if name in searched else "copy"
-            if st.st_nlink > 1 and name not in moved:  # a moved file stands alone
-                key = (st.st_dev, st.st_ino, action)
-                if key in firsts:
-                    entries.append(
-                        PlanEntry(name, "hardlink", mode, mtime, target=firsts[key], owner=dist)
-                    )
-                    continue
-                firsts[key] = name
-            # PlanEntry(name, "file", mode, mtime, size, action=action, owner=dist), faster
-            entries.append(
-                _new(
-                    PlanEntry, (name, "file", mode, mtime, st.st_size, "", action, "", "", "", dist)
+            continue
+        action: Action = "search" if name in searched else "copy"
+        if st.st_nlink > 1 and name not in moved:  # a moved file stands alone
+            key = (st.st_dev, st.st_ino, action)
+            if key in firsts:
+                entries.append(
+                    PlanEntry(name, "hardlink", mode, mtime, target=firsts[key], owner=dist)
                 )
-            )
+                continue
+            firsts[key] = name
+        # PlanEntry(name, "file", mode, mtime, size, action=action, owner=dist), faster
+        entries.append(
+            _new(PlanEntry, (name, "file", mode, mtime, st.st_size, "", action, "", "", "", dist))
+        )
+    return entries, skipped_pyc
+
+
+def _meta_entries(env: Environment) -> list[PlanEntry]:
+    """conda-meta: the records (blanked of this machine's paths when written), conda's
+    history and pinned files (searched for the prefix), and the folder."""
+    entries = []
     for record in env.records:
         meta = os.stat(os.path.join(env.prefix, "conda-meta", record.record_file))
+        name = f"conda-meta/{record.record_file}"
         entries.append(
-            PlanEntry(
-                f"conda-meta/{record.record_file}",
-                "file",
-                0o644,
-                int(meta.st_mtime),
-                meta.st_size,
-                action="record",
-            )
+            PlanEntry(name, "file", 0o644, int(meta.st_mtime), meta.st_size, action="record")
         )
     for extra in ("history", "pinned"):
         path = os.path.join(env.prefix, "conda-meta", extra)
         if os.path.isfile(path) and not os.path.islink(path):
             meta = os.stat(path)
+            mode, mtime = stat.S_IMODE(meta.st_mode), int(meta.st_mtime)
             entries.append(
-                PlanEntry(
-                    f"conda-meta/{extra}",
-                    "file",
-                    stat.S_IMODE(meta.st_mode),
-                    int(meta.st_mtime),
-                    meta.st_size,
-                    action="search",
-                )
+                PlanEntry(f"conda-meta/{extra}", "file", mode, mtime, meta.st_size, action="search")
             )
     entries.append(PlanEntry("conda-meta", "dir", 0o755, 0))
-    if moved:  # read like the others, written under another name (ScriptClash.theirs)
-        displaced = [e for e in entries if e.name in moved]
-        entries = [e for e in entries if e.name not in moved]
-    entries.sort()  # by name: tuples compare their first field first, and names are unique
-    entries, excluded = apply_filters(entries, filters)
-    notes = _excluded_notes(excluded)
-    if dereference:
-        entries, link_notes = dereference_symlinks(env, entries)
-        notes += link_notes
-    return PackPlan(
-        env.prefix,
-        subdir or env.subdir,
-        tuple(entries),
-        skipped_pyc,
-        missing,
-        editable,
-        env.special,
-        tuple(excluded),
-        tuple(notes),
-        clashes,
-        tuple(displaced),
-    )
+    return entries
 
 
 def _excluded_notes(excluded: list[str]) -> list[str]:

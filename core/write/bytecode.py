@@ -25,7 +25,9 @@ from itertools import pairwise
 
 from ..errors import CondaPackageError
 from ..load import Environment, pyc_source
+from ..paths import fsencode
 from ..plan import PackPlan, PlanEntry, env_python, keeps_bytecode
+from .bytecache import BytecodeCache, group_key
 
 # Run by the environment's Python (-s -S -B: no site, no user paths, writes no byte-code of
 # its own): sources on stdin, NUL-separated; compiles those of its own library tree that
@@ -141,6 +143,7 @@ class BytecodeCompile:
         into: str,
         relocate_prefix: str | None,
         jobs: int = 1,
+        cache: BytecodeCache | None = None,
     ) -> None:
         sources = [
             e.name
@@ -166,6 +169,8 @@ class BytecodeCompile:
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         self._env["PYTHONHASHSEED"] = "0"
         self._groups = [sources[i : i + _GROUP] for i in range(0, len(sources), _GROUP)]
+        self._cache = cache
+        self._keys = self._cache_keys(env) if cache is not None else {}
         self._bounds = [min(map(_pycache, group)) for group in self._groups]
         self._order = sorted(range(len(self._groups)), key=self._bounds.__getitem__)
         self._gate = 0  # groups taken in: self._order[: self._gate]
@@ -182,9 +187,35 @@ class BytecodeCompile:
         for number in self._order:
             self._futures[number] = self._pool.submit(self._run, number)
 
+    def _cache_keys(self, env: Environment) -> dict[int, str]:
+        """Each group's key in the cache: its sources, and the byte-code already in their
+        __pycache__ folders (what the compiler finds valid, it leaves out)."""
+        beside: dict[str, list[str]] = {}
+        for name in env.files:
+            if "__pycache__/" in name:
+                beside.setdefault(os.path.dirname(name), []).append(name)
+        keys = {}
+        for number, group in enumerate(self._groups):
+            folders = {_pycache(source) for source in group}
+            near = sorted(n for folder in folders for n in beside.get(folder, ()))
+            key = group_key(_COMPILER, self.python, env.prefix, group, env.files, near)
+            if key is not None:
+                keys[number] = key
+        return keys
+
     def _run(self, number: int) -> tuple[str, bytes]:
+        key = self._keys.get(number)
+        if self._cache is None or key is None:
+            return self._compile(number)
+        if (cached := self._cache.get(key)) is not None:
+            return cached
+        pack = self._compile(number)
+        self._cache.put(key, *pack)
+        return pack
+
+    def _compile(self, number: int) -> tuple[str, bytes]:
         pack = os.path.join(self.compiled.root, str(number))
-        stdin = "\0".join(self._groups[number]).encode("utf-8", "surrogateescape")
+        stdin = fsencode("\0".join(self._groups[number]))
         with self._lock:
             if self._closed:
                 raise CondaPackageError("byte-code compile stopped")

@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass
 
 from .. import __version__
+from ..paths import fsencode
 from ..plan import PackPlan
 
 LINK_DIR = "/tmp"  # every user may make a link there, and every machine has it
@@ -29,9 +30,9 @@ def image_layout(plan: PackPlan, mount_point: str | None) -> ImageLayout:
     link target, and the packer's version), so two images under one fixed path are the
     same bytes, and a link made by one mount serves any other mount of the same image.
     """
-    digest = hashlib.sha256(f"conda-package {__version__}\n{plan.prefix}\n".encode())
+    digest = hashlib.sha256(fsencode(f"conda-package {__version__}\n{plan.prefix}\n"))
     for entry in plan.entries:
-        digest.update(repr(entry[:7]).encode("utf-8", "surrogateescape"))
+        digest.update(fsencode(repr(entry[:7])))
     image_id = digest.hexdigest()[:12]
     if mount_point:
         return ImageLayout(mount_point, image_id, False)

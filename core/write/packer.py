@@ -31,6 +31,7 @@ from ..paths import fsencode
 from ..plan import PackOptions, PackPlan, PackSettings, PlanEntry, plan_for, validate
 from ..progress import Progress, ProgressCallback, Throttle, check_cancel
 from ..threads import IOPool
+from .bytecache import BytecodeCache
 from .bytecode import BytecodeCompile, can_compile
 from .generated import generated_entries
 from .image import ImageLayout, image_layout
@@ -104,15 +105,18 @@ def _plan_and_pack(
     if not compile_it or options.dry_run:
         return _pack(env, options, settings, plan, None, image, io, progress, cancel, start)
     # Beside the output: outside the environment, as the output is. Compiled while the
-    # packer writes what sorts before the byte-code.
+    # packer writes what sorts before the byte-code; groups compiled before are taken from
+    # the user's cache.
     with tempfile.TemporaryDirectory(
         prefix=".conda-package-bytecode-", dir=os.path.dirname(settings.output)
     ) as into:
-        job = BytecodeCompile(env, plan, into, relocate, settings.threads)
+        cache = BytecodeCache.default()
+        job = BytecodeCompile(env, plan, into, relocate, settings.threads, cache)
         try:
             return _pack(env, options, settings, plan, job, image, io, progress, cancel, start)
         finally:
             job.close()
+            cache.prune()
 
 
 def _pack(

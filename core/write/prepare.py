@@ -28,6 +28,7 @@ from .image import ImageLayout
 from .records import record_bytes
 from .rewrite import Patch, Replace, Rewrite, measured_size, patched
 
+# analyse/elf.py has it too; here, so that a pack looks at a file without importing pyelftools.
 ELF_MAGIC = b"\x7fELF"
 SMALL_FILE = 1 << 20  # read whole in a worker; larger files go in parts or stream
 ELF_HEAD = 64 << 10  # read with the magic: the headers of almost every ELF file
