@@ -41,7 +41,7 @@ from .messages import JobProgress, LeaveEnvironment, RecordsRead, ShowFile, Walk
 from .modals import show_failure
 from .model import LoadedEnvironment, WalkState
 from .overview import OverviewPane
-from .packages import PackagesTable
+from .packages import PackagesPane, PackagesTable
 from .packing import PACKAGE, PackPane
 from .relocation import RelocationPane
 from .untracked import EnvironmentChanged, UntrackedPane
@@ -90,7 +90,7 @@ class EnvironmentScreen(Screen[None]):
             with TabPane("Overview", id="overview"):
                 yield OverviewPane(id="overview-pane")
             with TabPane("Packages", id="packages"):
-                yield PackagesTable(id="packages-table")
+                yield PackagesPane(id="packages-pane")
             with TabPane("Files", id="files"):
                 yield FilesPane(id="files-pane")
             with TabPane("Untracked", id="untracked"):
