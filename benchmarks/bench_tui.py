@@ -19,7 +19,8 @@ K=56 makes ~126,000 files), then measures both. Each run is its own process
 
 --profile OUT writes a cProfile of the UI thread (pstats format) of one grown run.
 --baseline COMMIT (with PREFIX) measures that commit's core/ and tui/ too (from `git
-archive`, put first on PYTHONPATH), the two taking turns.
+archive`, put first on PYTHONPATH, with its own analysis cache warmed by a first run),
+the two taking turns.
 """
 
 from __future__ import annotations
@@ -135,8 +136,9 @@ print(json.dumps(figures))
 
 def measure(prefix: str, profile: str = "", code: Path | None = None) -> dict:
     env = dict(os.environ)
-    if code is not None:
+    if code is not None:  # its own analysis cache: the two may differ in its format
         env["PYTHONPATH"] = str(code)
+        env["XDG_CACHE_HOME"] = str(code / "cache")
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, prefix, profile],
         capture_output=True,
@@ -196,6 +198,8 @@ def main() -> None:
     if args.prefix:
         try:
             runs, old_runs = [], []
+            if old is not None:
+                measure(os.path.abspath(args.prefix), code=old)  # its analysis cache, warm
             for _ in range(args.repeat):
                 runs.append(measure(os.path.abspath(args.prefix)))
                 if old is not None:
