@@ -392,7 +392,17 @@ def test_cache_persisted_and_corrupt_file_ignored(broken, tmp_path):
     assert analyse(env, cache=loaded).findings == broken.report.findings
     assert loaded.misses == 0
 
-    for garbage in (b"", b"{not json", b'{"version": 1, "envs": {"x": {"a": [1]}}}', b"\x00\xff"):
+    lines = path.read_text().splitlines()
+    assert lines[0] == '{"version":2}' and lines[1].startswith('{"env":')
+    assert len(lines) == 2 + _regular_files(broken.prefix)  # a line per file
+    garbage_files = (
+        b"",
+        b"{not json",
+        b'{"version": 1, "envs": {"x": {"a": [1]}}}',  # the first format: one document
+        b'{"version":2}\n["a",[1,2,3],[null,null,null,false],["text",null,null,true,null,null]]\n',
+        b"\x00\xff",
+    )
+    for garbage in garbage_files:
         path.write_bytes(garbage)
         fresh = AnalysisCache(str(path))
         assert analyse(env, cache=fresh).findings == broken.report.findings

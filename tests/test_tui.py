@@ -16,6 +16,7 @@ from conda_package.core.load.environment import Environment
 from conda_package.tui.app import CondaPackageApp, Launch, parse_command_line
 from conda_package.tui.env_list import EnvironmentListScreen
 from conda_package.tui.env_screen import EnvironmentScreen
+from conda_package.tui.files import FilesPane
 from conda_package.tui.modals import (
     ConfirmRemovalModal,
     HelpScreen,
@@ -39,7 +40,7 @@ from textual.widgets import (
     Tree,
 )
 from textual.widgets.tree import TreeNode
-from textual.worker import WorkerState
+from textual.worker import Worker, WorkerState
 
 SIZE = (80, 24)
 
@@ -172,6 +173,30 @@ def test_filter_narrows_the_files_tree(real_env):
         await pilot.pause()
         details = rendered(pilot.app.screen.query_one("#file-details", Static))
         assert "zlib-1.2.11" in details and "NEEDED" in details and "libc.so.6" in details
+
+    run(CondaPackageApp(str(real_env)), scenario)
+
+
+def test_a_stale_filter_result_never_replaces_a_newer_one(real_env):
+    """The filter matches in a worker: a result that comes after a newer filter was typed
+    (replayed here, as a slow match delivers it) is dropped, and so is one typed over."""
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        pane = pilot.app.screen.query_one(FilesPane)
+        summary = pilot.app.screen.query_one("#files-summary", Static)
+        pane.apply_filter("libz.so")
+        assert pane.pending is not None
+        stale = pane.pending.worker
+        await settle(pilot)
+        assert "match 'libz.so'" in rendered(summary)
+        await pilot.press("slash", *"python", "enter", "slash", "ctrl+u", *"bin/")
+        await pilot.press("enter")
+        pane.post_message(Worker.StateChanged(stale, WorkerState.SUCCESS))
+        await settle(pilot)
+        assert "match 'bin/'" in rendered(summary)
+        tree = pilot.app.screen.query_one("#files-tree", Tree)
+        assert "bin/" in tree_labels(tree)[1] and not any("libz" in t for t in tree_labels(tree))
 
     run(CondaPackageApp(str(real_env)), scenario)
 

@@ -7,6 +7,7 @@ import inspect
 import pkgutil
 
 import conda_package.tui
+import pytest
 from conda_package.core.discover.envs import DiscoveredEnvironment
 from conda_package.tui.app import CondaPackageApp
 from conda_package.tui.display import elide_middle
@@ -14,6 +15,8 @@ from conda_package.tui.env_screen import TAB_FOCUS
 from conda_package.tui.keys import SECTIONS, bindings_of, help_sections
 from conda_package.tui.modals import HelpScreen
 from conda_package.tui.rows import RowsTable
+from pkgbuild import make_tar_bz2
+from realenv import install, make_channel
 from test_tui import env_with_symlink_into_itself, find_node, rendered, run, settle
 from textual.app import App
 from textual.pilot import Pilot
@@ -217,6 +220,39 @@ def test_long_names_are_cut_in_the_middle():
     assert "…" in cut
     assert elide_middle("short", 15) == "short"
     assert elide_middle("abc", 1) == "…"
+
+
+def test_a_long_package_name_shows_whole_under_the_table(tmp_path):
+    """At 80x24 the table cuts a long name in the middle; under it the highlighted
+    package's name, version, build, channel, file count and size show in full."""
+    pytest.importorskip("rattler")
+    name = "python-language-server-plugin-extras"
+    built = tmp_path / "built"
+    built.mkdir()
+    files = {"share/extras/a.txt": b"a\n", "share/extras/b.txt": b"bbbb\n"}
+    make_tar_bz2(built, name, "1.2.3.post4", files, build="pyhd8ed1ab_0")
+    make_tar_bz2(built, "zz", "2.0", {"share/zz.txt": b"z\n"}, subdir="noarch")
+    channel = make_channel(sorted(built.iterdir()), tmp_path / "channel")
+    prefix = install(channel, [name, "zz"], tmp_path / "env", tmp_path / "pkgs")
+
+    async def scenario(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("2")
+        await pilot.pause()
+        table = pilot.app.screen.query_one("#packages-table", DataTable)
+        details = pilot.app.screen.query_one("#package-details", Static)
+        cell = rendered(table.get_cell(name, "name"))
+        assert "…" in cell and name not in cell
+        shown = " ".join(rendered(details).split())
+        assert f"{name} 1.2.3.post4 build pyhd8ed1ab_0" in shown
+        assert "channel/linux-64 · 2 files · 7 B" in shown
+        assert details.region.bottom <= 23 and table.region.height >= 10  # above the footer
+        await pilot.press("down")
+        assert "zz 2.0" in rendered(details) and "channel/noarch · 1 file" in rendered(details)
+        await pilot.press("r")  # sorted the other way: the cursor's row is the long one
+        assert name in rendered(details)
+
+    run(CondaPackageApp(str(prefix)), scenario, size=(80, 24))
 
 
 def test_every_file_label_fits_the_tree_at_80_columns():

@@ -104,6 +104,7 @@ def test_files_filtered_with_details(snap_compare, app):
     async def run_before(pilot: Pilot) -> None:
         await ready(pilot)
         await pilot.press("slash", *"libdemo", "enter")
+        await settle(pilot)  # the filter matches in a worker
         tree = pilot.app.screen.query_one("#files-tree", Tree)
         tree.move_cursor(find_path(tree, "lib/libdemo.so.1"))  # its name is cut to fit
 

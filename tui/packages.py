@@ -1,4 +1,5 @@
-"""The Packages tab: every installed package in a table sorted from its column headers."""
+"""The Packages tab: every installed package in a table sorted from its column headers,
+and under it the highlighted one in full (the table cuts long names to fit 80 columns)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import ClassVar
 from conda_package.core import PackageRecord
 from rich.text import Text
 from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
 
-from .display import elide_middle, human_bytes
+from .display import count, elide_middle, human_bytes
 from .model import LoadedEnvironment
 
 COLUMNS = (
@@ -74,6 +77,8 @@ class PackagesTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.sort_key = "name"
         self.sort_reverse = False
+        self.records: dict[str, PackageRecord] = {}
+        self.sizes: dict[str, int] = {}  # bytes on disk, once the walk is done
 
     def on_mount(self) -> None:
         for label, key in COLUMNS:
@@ -83,6 +88,8 @@ class PackagesTable(DataTable):
     def show_records(self, records: tuple[PackageRecord, ...]) -> None:
         """The packages as soon as conda-meta/ is read; sizes wait for the walk."""
         self.clear()
+        self.records = {record.name: record for record in records}
+        self.sizes = {}
         for record in records:
             self.add_row(
                 Name(record.name, WIDTHS["name"]),
@@ -100,13 +107,18 @@ class PackagesTable(DataTable):
         names = {record.name for record in loaded.env.records}
         if {row.value for row in self.rows} != names:
             self.show_records(loaded.env.records)
+        self.sizes = loaded.package_sizes
         for name in names:
             self.update_cell(name, "size", size_cell(loaded.package_sizes[name]), update_width=True)
         self.apply_sort()
 
     def apply_sort(self) -> None:
+        """Sorted anew: the row under the cursor changed, so the details say so too."""
         self.sort(self.sort_key, reverse=self.sort_reverse)
         self.show_sort()
+        if self.row_count:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+            self.post_message(DataTable.RowHighlighted(self, self.cursor_row, key))
 
     def show_sort(self) -> None:
         """The arrow is the cue that works without colour."""
@@ -134,3 +146,27 @@ class PackagesTable(DataTable):
 
     def action_reverse_sort(self) -> None:
         self.sort_by(self.sort_key)
+
+
+class PackagesPane(Vertical):
+    """The table, and the highlighted package's name, version, build, channel, file count
+    and size, whole: a name cut to "python-…-3.7.12" is read here."""
+
+    def compose(self) -> ComposeResult:
+        yield PackagesTable(id="packages-table")
+        yield Static(id="package-details")
+
+    @on(DataTable.RowHighlighted, "#packages-table")
+    def show_details(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one(PackagesTable)
+        record = table.records.get(str(event.row_key.value))
+        if record is None:  # a row of the last load, highlighted before the reload
+            return
+        size = table.sizes.get(record.name)
+        channel = record.channel_name  # often with the subdir already: conda-forge/noarch
+        if record.subdir and not channel.endswith(record.subdir):
+            channel = f"{channel}/{record.subdir}".lstrip("/")
+        text = Text.assemble((record.name, "bold"), f" {record.version}  build {record.build}")
+        text.append(f"\n{channel or 'no channel'} · {count(len(record.path_items), 'file')}")
+        text.append(f" · {human_bytes(size) if size is not None else '…'}")
+        self.query_one("#package-details", Static).update(text)

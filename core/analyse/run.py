@@ -4,7 +4,6 @@ then judged; and target_findings() for a chosen target prefix."""
 from __future__ import annotations
 
 import os
-import posixpath
 import stat
 import threading
 import time
@@ -39,7 +38,7 @@ def _tasks(env: Environment) -> Iterator[tuple[FileTask, int]]:
         yield (
             FileTask(
                 path,
-                posixpath.join(env.prefix, path),
+                env.prefix,
                 (st.st_size, st.st_mtime_ns, st.st_ino),
                 placeholder,
                 (item.get("file_mode") or "text") if placeholder else None,
