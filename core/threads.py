@@ -51,9 +51,12 @@ class IOPool:
     a row send all later work to the threads, where round trips to a server overlap.
     """
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, slow: bool | None = None) -> None:
+        """`slow`, when known (the walk measured it), is the verdict for good: timings
+        taken beside busy threads measure their hold on the GIL, not the filesystem."""
         self.threads = io_thread_count(threads)
-        self.slow = False
+        self.slow = bool(slow)
+        self._learns = slow is None
         self._streak = 0
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -81,7 +84,7 @@ class IOPool:
 
     def note(self, seconds: float, calls: int) -> None:
         """`calls` filesystem calls took `seconds` on this thread (0 calls: not a measure)."""
-        if not calls:
+        if not calls or not self._learns:
             return
         self._streak = self._streak + 1 if seconds > SLOW_CALL_S * calls else 0
         if self._streak >= SLOW_RUNS:

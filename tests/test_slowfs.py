@@ -34,9 +34,7 @@ needs_fuse = pytest.mark.skipif(
 def threads_from_the_start(threads: int = 8) -> IOPool:
     """A pool that does not wait for slow calls to use its threads: on a local disk the
     walk would otherwise run on one thread and these tests prove nothing."""
-    pool = IOPool(threads)
-    pool.slow = True
-    return pool
+    return IOPool(threads, slow=True)
 
 
 def walked(prefix: Path, pool: IOPool | None) -> tuple[list, list, list, list, dict]:
@@ -195,6 +193,29 @@ def test_pack_through_a_slow_mount_gives_the_same_bytes(small_env, tmp_path):
             Environment.load(str(source)).files.keys()
         )
     assert (out / "slow.tar.zst").read_bytes() == (out / "disk.tar.zst").read_bytes()
+
+
+def test_a_pool_given_the_walks_verdict_keeps_it():
+    """The packer's reads are timed beside its compressing workers, whose hold on the GIL
+    looks like a slow disk: it keeps the walk's verdict instead of learning its own."""
+    learning, local, remote = IOPool(4), IOPool(4, slow=False), IOPool(4, slow=True)
+    for pool in (learning, local):
+        for _ in range(5):
+            pool.note(0.004, 3)  # 4 ms for an open, a read and a close
+    assert learning.executor is not None
+    assert local.executor is None
+    assert remote.executor is not None
+    for pool in (learning, local, remote):
+        pool.close()
+
+
+@needs_fuse
+def test_the_walk_tells_the_packer_the_filesystem_is_slow(small_env, tmp_path):
+    source = tmp_path / "source"
+    small_env.rename(source)
+    assert not Environment.load(str(source)).slow_filesystem
+    with slowfs.mount(source, small_env, delay_ms=1):
+        assert Environment.load(str(small_env)).slow_filesystem
 
 
 def test_which_answers_from_the_records_as_the_walk_would(real_env):

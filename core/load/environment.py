@@ -46,6 +46,9 @@ class Environment:
     pip_distributions: tuple[PipDistribution, ...] = ()
     # Sockets, pipes and devices: in `files`, but never read, packed, backed up or removed.
     special: tuple[str, ...] = ()
+    # Whether the walk found the filesystem slow (NFS, Lustre, GPFS): the packer then reads
+    # on its I/O threads from the start (threads.IOPool).
+    slow_filesystem: bool = False
 
     @classmethod
     def load(
@@ -69,6 +72,7 @@ class Environment:
             if records is None:
                 records = read_records(prefix, pool)
             files, dirs, special, ignorable = walked.result()
+            slow = pool.slow
         owners: dict[str, PackageRecord] = {}
         missing: list[MissingFile] = []
         modified: list[str] = []
@@ -110,6 +114,7 @@ class Environment:
             tuple(missing),
             tuple(modified),
             special=tuple(sorted(special)),
+            slow_filesystem=slow,
         )
         env._attribute_pip()
         return env
