@@ -51,6 +51,10 @@ class _Strings:
         return offset
 
 
+# A section header's last four fields, and their values unless given.
+_SECTION_DEFAULTS = (("link", 0), ("info", 0), ("align", 1), ("entsize", 0))
+
+
 def _align(offset: int, to: int = 8) -> int:
     return -(-offset // to) * to
 
@@ -86,80 +90,23 @@ def build_elf(spec: ElfSpec) -> bytes:
     load_end = dynamic_at + len(dynamic_bytes)
 
     shstr = _Strings()
-    sections = [(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]  # index 0: the null section
+    sections: list[tuple[int, ...]] = [(0,) * 10]  # index 0: the null section
+
+    def section(name: bytes, kind: int, flags: int, at: int, size: int, **more: int) -> None:
+        """An allocated section: loaded at the address of its file offset."""
+        link, info, align, entsize = (more.get(k, d) for k, d in _SECTION_DEFAULTS)
+        sections.append((shstr.add(name), kind, flags, at, at, size, link, info, align, entsize))
+
     if interp:
-        sections.append(
-            (
-                shstr.add(b".interp"),
-                _SHT_PROGBITS,
-                _SHF_ALLOC,
-                interp_at,
-                interp_at,
-                len(interp),
-                0,
-                0,
-                1,
-                0,
-            )
-        )
+        section(b".interp", _SHT_PROGBITS, _SHF_ALLOC, interp_at, len(interp))
     dynstr_index = len(sections) + 1
-    sections.append(
-        (
-            shstr.add(b".dynsym"),
-            _SHT_DYNSYM,
-            _SHF_ALLOC,
-            dynsym_at,
-            dynsym_at,
-            _SYM_SIZE,
-            dynstr_index,
-            1,
-            8,
-            _SYM_SIZE,
-        )
-    )
-    sections.append(
-        (
-            shstr.add(b".dynstr"),
-            _SHT_STRTAB,
-            _SHF_ALLOC,
-            dynstr_at,
-            dynstr_at,
-            len(dynstr.data),
-            0,
-            0,
-            1,
-            0,
-        )
-    )
+    section(b".dynsym", _SHT_DYNSYM, _SHF_ALLOC, dynsym_at, _SYM_SIZE, link=dynstr_index,
+            info=1, align=8, entsize=_SYM_SIZE)  # fmt: skip
+    section(b".dynstr", _SHT_STRTAB, _SHF_ALLOC, dynstr_at, len(dynstr.data))
     if rodata:
-        sections.append(
-            (
-                shstr.add(b".rodata"),
-                _SHT_PROGBITS,
-                _SHF_ALLOC,
-                rodata_at,
-                rodata_at,
-                len(rodata),
-                0,
-                0,
-                8,
-                0,
-            )
-        )
-    sections.append(
-        (
-            shstr.add(b".dynamic"),
-            _SHT_DYNAMIC,
-            _SHF_ALLOC | _SHF_WRITE,
-            dynamic_at,
-            dynamic_at,
-            len(dynamic_bytes),
-            dynstr_index,
-            0,
-            8,
-            _DYN.size,
-        )
-    )
+        section(b".rodata", _SHT_PROGBITS, _SHF_ALLOC, rodata_at, len(rodata), align=8)
+    section(b".dynamic", _SHT_DYNAMIC, _SHF_ALLOC | _SHF_WRITE, dynamic_at, len(dynamic_bytes),
+            link=dynstr_index, align=8, entsize=_DYN.size)  # fmt: skip
     shstrtab_name = shstr.add(b".shstrtab")
     shstrtab_at = load_end
     sections.append((shstrtab_name, _SHT_STRTAB, 0, 0, shstrtab_at, len(shstr.data), 0, 0, 1, 0))
