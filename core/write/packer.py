@@ -141,31 +141,10 @@ def _pack(
         plan, job = job.plan(), None  # their totals are written or checked first
     if fmt == "zip" and not options.zip64:
         _check_zip32(output, plan, len(generated_entries(plan, [], relocate, env, prep)))
-    result = PackResult(None if options.dry_run else output, fmt, plan, image=image)
-    result.findings += [
-        f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
-        for path in plan.special
-    ]
-    result.findings += plan.notes
-    result.findings += [clash.note for clash in plan.clashes]
+    result = _new_result(plan, None if options.dry_run else output, fmt, image)
     notes = _Notes(result)
     tell = _Reporter(progress, len(plan.entries), plan.total_bytes)  # byte-code: added later
-    writer = None
-    if not options.dry_run:
-        rooms = [len(fsencode(e.placeholder)) for e in plan.entries if e.file_mode == "binary"]
-        about = InstallerInfo(
-            env.name, plan.subdir, plan.total_bytes, len(plan.entries), min(rooms, default=0)
-        )
-        writer = open_writer(
-            output,
-            archive_format(fmt),
-            level=settings.level,
-            threads=settings.threads,
-            root=settings.arcroot,
-            zip64=options.zip64,
-            installer=about,
-            squashfs=settings.squashfs,
-        )
+    writer = None if options.dry_run else _open_output(env, plan, settings, options)
     tar = writer if isinstance(writer, TarWriter) else None
     tell("", force=True)  # the totals, before the first batch is ready
     try:
@@ -221,6 +200,40 @@ def _pack(
     result.seconds = time.perf_counter() - start
     tell("", force=True)
     return result
+
+
+def _new_result(
+    plan: PackPlan, output: str | None, fmt: str, image: ImageLayout | None
+) -> PackResult:
+    """The result, with what the plan found worth saying before a byte is written."""
+    result = PackResult(output, fmt, plan, image=image)
+    result.findings += [
+        f"{path}: a socket, pipe or device, left out (an archive holds no such thing)"
+        for path in plan.special
+    ]
+    result.findings += plan.notes
+    result.findings += [clash.note for clash in plan.clashes]
+    return result
+
+
+def _open_output(
+    env: Environment, plan: PackPlan, settings: PackSettings, options: PackOptions
+) -> ArchiveWriter:
+    """The writer of the output; an installer's header is told the sizes and the room."""
+    rooms = [len(fsencode(e.placeholder)) for e in plan.entries if e.file_mode == "binary"]
+    about = InstallerInfo(
+        env.name, plan.subdir, plan.total_bytes, len(plan.entries), min(rooms, default=0)
+    )
+    return open_writer(
+        settings.output,
+        archive_format(settings.format),
+        level=settings.level,
+        threads=settings.threads,
+        root=settings.arcroot,
+        zip64=options.zip64,
+        installer=about,
+        squashfs=settings.squashfs,
+    )
 
 
 class _Notes:
