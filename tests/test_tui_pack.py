@@ -147,6 +147,18 @@ def held_packs(monkeypatch) -> threading.Event:
     return release
 
 
+async def press_while_packing(pilot: Pilot, out: Path, release, key: str):
+    """Pack the marked environments, press `key` while the first is held, then let it go."""
+    await settle(pilot)
+    await pack_marked(pilot, out)
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: "packing" in flat(screen.query_one("#batch-0", Static)))
+    await pilot.press(key)
+    release.set()
+    await settle(pilot)
+    return screen
+
+
 def test_cancel_one_environment_of_the_batch(two_demos, tmp_path, held_packs):
     """x cancels the highlighted one; the other is packed (held until then)."""
     release = held_packs
@@ -154,13 +166,7 @@ def test_cancel_one_environment_of_the_batch(two_demos, tmp_path, held_packs):
     out.mkdir()
 
     async def scenario(pilot: Pilot) -> None:
-        await settle(pilot)
-        await pack_marked(pilot, out)
-        screen = pilot.app.screen
-        await wait_for(pilot, lambda: "packing" in flat(screen.query_one("#batch-0", Static)))
-        await pilot.press("x")  # the cursor is on beta, below the marked rows' start
-        release.set()
-        await settle(pilot)
+        screen = await press_while_packing(pilot, out, release, "x")  # the cursor is on beta
         assert flat(screen.query_one("#batch-0", Static)).startswith("✓ alpha done")
         assert flat(screen.query_one("#batch-1", Static)).startswith("– beta cancelled")
 
@@ -174,13 +180,7 @@ def test_escape_cancels_every_environment_of_the_batch(two_demos, tmp_path, held
     out.mkdir()
 
     async def scenario(pilot: Pilot) -> None:
-        await settle(pilot)
-        await pack_marked(pilot, out)
-        screen = pilot.app.screen
-        await wait_for(pilot, lambda: "packing" in flat(screen.query_one("#batch-0", Static)))
-        await pilot.press("escape")
-        release.set()
-        await settle(pilot)
+        screen = await press_while_packing(pilot, out, release, "escape")
         assert isinstance(pilot.app.screen, EnvironmentListScreen)  # escape did not leave
         for i, name in enumerate(("alpha", "beta")):
             line = flat(screen.query_one(f"#batch-{i}", Static))

@@ -45,16 +45,6 @@ def compresses(fmt: str | None, output: str | None) -> bool:
     return chosen == "squashfs" or default_level(chosen) is not None
 
 
-def ignored_level(args: argparse.Namespace) -> str | None:
-    """The note for conda-pack's --compress-level given with a format that stores as is."""
-    if args.compress_level is None or args.zstd_compression_level is not None:
-        return None
-    fmt = pack_format(args.format) if args.format else ("tar.zst" if args.zstd else None)
-    if compresses(fmt, args.output):
-        return None
-    return f"--compress-level {args.compress_level} ignored: the output is not compressed"
-
-
 def pack_options(args: argparse.Namespace) -> PackOptions:
     """The options of a parsed pack command line, with the checks only the command line
     needs (conda-pack's --zstd spellings); the rest are validate()'s."""
@@ -70,7 +60,7 @@ def pack_options(args: argparse.Namespace) -> PackOptions:
         asked = "tar.zst"
     level = args.compression_level
     if args.compress_level is not None and compresses(asked, args.output):
-        level = args.compress_level  # else ignored, as conda-pack ignores it (ignored_level)
+        level = args.compress_level  # else ignored, as conda-pack ignores it (with a note)
     if args.zstd_compression_level is not None:
         if asked is None and args.output is None:
             fmt = asked = "tar.zst"

@@ -115,12 +115,16 @@ def cmd_pack(args: argparse.Namespace) -> int:
     import time
 
     from .. import pack
-    from .command import ignored_level, pack_options
+    from .command import pack_options
     from .report import RichProgress, print_done, summary_lines
 
     options = pack_options(args)
-    if (note := ignored_level(args)) and not args.quiet:
-        print(f"conda-package: note: {note}", file=sys.stderr)
+    if args.compress_level is not None and options.level is None and not args.quiet:
+        print(
+            f"conda-package: note: --compress-level {args.compress_level} ignored:"
+            " the output is not compressed",
+            file=sys.stderr,
+        )
     modulefile = check_modulefile(args)
     env = _load(args)
     started = time.perf_counter()
