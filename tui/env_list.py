@@ -192,10 +192,7 @@ class EnvironmentListScreen(Screen[None]):
 
     @property
     def packing(self) -> bool:
-        return self.batch is not None and self.batch.state in (
-            WorkerState.PENDING,
-            WorkerState.RUNNING,
-        )
+        return self.batch is not None and not self.batch.is_finished  # pending or running
 
     def action_pack_marked(self) -> None:
         """The marked environments, or the highlighted one when none is marked."""

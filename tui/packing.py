@@ -111,10 +111,7 @@ class PackPane(VerticalScroll):
 
     @property
     def packing(self) -> bool:
-        return self.worker is not None and self.worker.state in (
-            WorkerState.PENDING,
-            WorkerState.RUNNING,
-        )
+        return self.worker is not None and not self.worker.is_finished  # pending or running
 
     def cancel(self) -> bool:
         """Ask the running pack to stop; core removes the partial output. False: none ran."""

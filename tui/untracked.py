@@ -77,10 +77,7 @@ class UntrackedPane(Vertical):
 
     @property
     def busy(self) -> bool:
-        return self.worker is not None and self.worker.state in (
-            WorkerState.PENDING,
-            WorkerState.RUNNING,
-        )
+        return self.worker is not None and not self.worker.is_finished  # pending or running
 
     def set_buttons(self) -> None:
         usable = self.loaded is not None and bool(self.loaded.env.untracked) and not self.busy
@@ -124,7 +121,7 @@ class UntrackedPane(Vertical):
             WorkerState.PENDING,
             WorkerState.RUNNING,
         ):
-            return
+            return  # judged by the event's state: the worker may have moved on since
         event.stop()
         self.set_buttons()
         self.say("")
