@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from ..load import FileStat
 from ..paths import fsencode, user_cache_dir
 
-LIMIT = 512 << 20  # bytes kept; the real environment's byte-code is 29 MiB
+LIMIT = 512 << 20  # bytes kept; the real environment's byte-code is 16 MiB
 _RECENT = 600  # seconds: a group used this recently is never removed (a pack may read it)
 
 
