@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from realenv import benchmark_prefix
 
 IMPORTS = "import json, ssl, sqlite3"
-TOOLS = ("squashfuse", "fusermount", "tar2sqfs", "tar", "zstd")
+TOOLS = ("squashfuse", "fusermount", "tar", "zstd")
 
 
 def timed(script: str) -> float:
@@ -70,8 +70,7 @@ def main() -> None:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing or not os.path.exists("/dev/fuse"):
         raise SystemExit(
-            f"needs {', '.join(missing) or '/dev/fuse'}: apt-get install squashfuse fuse3"
-            " squashfs-tools-ng zstd"
+            f"needs {', '.join(missing) or '/dev/fuse'}: apt-get install squashfuse fuse3 zstd"
         )
     with tempfile.TemporaryDirectory(prefix="bench-first-import-") as tmp:
         work = Path(tmp)

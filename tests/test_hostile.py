@@ -127,7 +127,7 @@ def test_a_target_prefix_that_does_not_fit_writes_nothing(
     assert snapshot(demo) == before
 
 
-@pytest.mark.skipif(shutil.which("tar2sqfs") is None, reason="tar2sqfs absent (squashfs-tools-ng)")
+@pytest.mark.skipif(shutil.which("sqfs2tar") is None, reason="sqfs2tar absent (squashfs-tools-ng)")
 def test_an_image_of_a_prefix_that_is_not_utf8(moved_to_bad_prefix: Path):
     out = moved_to_bad_prefix.parent / f"out-{BAD}.squashfs"
     result = run("-p", moved_to_bad_prefix, "-o", out, "--ignore-missing-files", "-q")

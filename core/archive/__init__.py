@@ -95,10 +95,6 @@ def open_writer(
     threads = worker_count(threads)
     path = os.fspath(path)
     writer: ArchiveWriter
-    if fmt == "squashfs":
-        writer = SquashfsWriter(path, partial_name(path), squashfs or SquashfsSettings(), threads)
-        writer.root = root
-        return writer
     if fmt == "dir":
         temp = partial_name(path)
         os.mkdir(temp)  # 0o777 minus the umask, like any new directory
@@ -106,7 +102,9 @@ def open_writer(
     else:
         temp, raw = open_temp(path, sequential=fmt != "zip")  # zip goes back to its headers
         try:
-            if fmt == "sh":
+            if fmt == "squashfs":
+                writer = SquashfsWriter(path, temp, raw, squashfs or SquashfsSettings(), threads)
+            elif fmt == "sh":
                 info = installer or InstallerInfo("environment")
                 assert level is not None  # it compresses
                 writer = installer_writer(path, temp, raw, level, threads, info)

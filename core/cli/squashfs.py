@@ -34,7 +34,7 @@ def add_squashfs_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "squashfs images (--format squashfs, or -o NAME.squashfs/.sqsh/.sqfs)",
         "Relocated at pack time to --relocate-prefix MOUNTPOINT; without it, mount the image"
-        " anywhere and run through its bin/cpk-run or bin/activate. Needs tar2sqfs.",
+        " anywhere and run through its bin/cpk-run or bin/activate. Needs no squashfs tool.",
     )
     group.add_argument(
         "--squashfs-compressor",
