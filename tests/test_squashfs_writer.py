@@ -48,8 +48,10 @@ def tree(block: int) -> list[tuple[str, str, int, bytes | str | None]]:
         ("many", "dir", 0o755, None),
         ("wide", "dir", 0o755, None),
     ]
-    # 700 entries: runs of at most 256 under a header, inodes in several metadata blocks.
-    items += [(f"many/f{i:04d}.py", "file", 0o644, b"x = %d\n" % i) for i in range(700)]
+    # 700 entries: runs of at most 256 under a header (some 300 of these small inodes fit
+    # in one metadata block), inodes in several blocks.
+    items += [(f"many/{i:03d}", "symlink", 0o777, "x") for i in range(700)]
+    items += [(f"many/f{i:03d}.py", "file", 0o644, b"x = %d\n" % i) for i in range(300)]
     # 300 names of 240 bytes: a listing past 64 KiB needs the extended directory inode.
     items += [(f"wide/{i:03d}" + "w" * 237, "symlink", 0o777, "../data/text") for i in range(300)]
     return items
