@@ -6,11 +6,12 @@ Usage: python benchmarks/bench_squashfs.py [PREFIX] [--threads N] [--repeat R] [
 
 conda-pack's --compress-level N means zstd level int(N / 8 * 20) with 256 KiB blocks, so the
 default --level 2 (conda-pack's --compress-level 1) compares all three at zstd 2, 256 KiB.
-Also shown: both builders reading the same relocated tar on stdin (why tar2sqfs). Our
-images hold byte-code compiled at pack time (the real environment ships none), so the copy
-and the tar the builders read hold the same byte-code (packed with --compile-bytecode), and
-the compile alone is timed too, to tell the builder's share from the compiler's (the
-packer writes what sorts before the byte-code while it compiles, so the two overlap).
+Also shown: mksquashfs and tar2sqfs reading the same relocated tar on stdin (tar2sqfs
+built our images before we wrote them ourselves). Our images hold byte-code compiled at
+pack time (the real environment ships none), so the copy and the tar the builders read
+hold the same byte-code (packed with --compile-bytecode), and the compile alone is timed
+too, to tell the builder's share from the compiler's (the packer writes what sorts before
+the byte-code while it compiles, so the two overlap).
 Ours is timed twice: a first pack, its byte-code cache empty (a fresh XDG_CACHE_HOME each
 run), and a pack of the same environment again, the byte-code taken from the cache.
 --env-bytecode compiles the built environment's library first (compileall), as conda
