@@ -259,3 +259,20 @@ def test_a_name_too_long_for_squashfs_is_refused(tmp_path):
         with pytest.raises(CondaPackageError, match="names of 256 bytes at most"):
             writer.add(ArchiveEntry("over-" + "n" * 252, "file", 0o644, MTIME, 0), b"")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(shutil.which("unsquashfs") is None, reason="unsquashfs absent (squashfs-tools)")
+def test_a_tree_deeper_than_pythons_stack(tmp_path):
+    deep = "/".join(["d"] * 1500)  # 1,500 folders, none given an entry of its own
+    out = tmp_path / "deep.sqfs"
+    with open_writer(out, "squashfs") as writer:
+        writer.add(ArchiveEntry(f"{deep}/leaf", "file", 0o644, MTIME, 5), b"leaf\n")
+        writer.commit()
+    assert f"squashfs-root/{deep}/leaf" in run("unsquashfs", "-l", out).splitlines()
+
+
+def test_a_file_where_a_folder_was_made_is_refused(tmp_path):
+    with open_writer(tmp_path / "x.sqfs", "squashfs") as writer:
+        writer.add(ArchiveEntry("lib/python", "file", 0o644, MTIME, 0), b"")
+        with pytest.raises(ValueError, match="'lib' is already in the image"):
+            writer.add(ArchiveEntry("lib", "file", 0o644, MTIME, 0), b"")

@@ -103,22 +103,28 @@ class SquashfsWriter(FileWriter):
             folder.mode, folder.mtime, folder.implicit = entry.mode, mtime, False
 
     def _place(self, name: str, node: Node) -> None:
-        parent_name, _, base = name.rpartition("/")
-        raw = fsencode(base)
+        self._attach(self._folder(name.rpartition("/")[0]), name, node)
+
+    def _attach(self, parent: Directory, name: str, node: Node) -> None:
+        raw = fsencode(name.rpartition("/")[2])
         if len(raw) > _NAME_MAX:
             raise CondaPackageError(f"{name}: squashfs holds names of {_NAME_MAX} bytes at most")
-        parent = self._folder(parent_name)
         if raw in parent.children:
             raise ValueError(f"{name!r} is already in the image")
         parent.children[raw] = node
 
     def _folder(self, name: str) -> Directory:
         """The folder of that name, made (implicit) with its parents where no entry made it."""
+        missing = []
         folder = self._dirs.get(name)
-        if folder is None:
-            folder = Directory(DIR, 0o755, 0)
-            self._place(name, folder)
-            self._dirs[name] = folder
+        while folder is None:  # a loop, not recursion: a tree may be deeper than the stack
+            missing.append(name)
+            name = name.rpartition("/")[0]
+            folder = self._dirs.get(name)
+        for path in reversed(missing):
+            made = Directory(DIR, 0o755, 0)
+            self._attach(folder, path, made)
+            self._dirs[path] = folder = made
         return folder
 
     def _add_data(self, node: File, entry: ArchiveEntry, content: Content) -> None:
@@ -198,9 +204,13 @@ class SquashfsWriter(FileWriter):
         for folder in self._dirs.values():
             if folder.implicit:
                 folder.mtime = self._newest
-        count = _number(self._root, 0)
+        folders = _bottom_up(self._root)
+        count = _number(folders)
         inodes, listings = MetadataWriter(self._compress), MetadataWriter(self._compress)
-        _write_tree(self._root, count + 1, inodes, listings)  # the root's parent: past the last
+        for folder, children, parent in folders:  # the root's parent: past the last inode
+            _write_folder(
+                folder, children, parent.number if parent else count + 1, inodes, listings
+            )
         inode_table = self._offset
         self._write(inodes.finish())
         directory_table = self._offset
@@ -234,34 +244,57 @@ class SquashfsWriter(FileWriter):
         self._pipeline.abort()
 
 
-def _sorted(folder: Directory) -> list[tuple[bytes, Node]]:
-    return sorted(folder.children.items())
+_Folder = tuple[Directory, list[tuple[bytes, Node]], Directory | None]
 
 
-def _number(folder: Directory, last: int) -> int:
-    """Number the inodes in the order _write_tree writes them: a folder after all it holds,
-    its subfolders first, so a listing's numbers lie close together. Returns the last."""
-    children = _sorted(folder)
-    for _, child in children:
-        if isinstance(child, Directory):
-            last = _number(child, last)
-    for _, child in children:
-        if child.kind != DIR and not child.number:  # a hard link's inode has one already
-            last += 1
-            child.number = last
-    folder.number = last + 1
-    return last + 1
+def _bottom_up(root: Directory) -> list[_Folder]:
+    """Every folder after the folders under it, subfolders in name order; each with its
+    entries sorted by name (as listings hold them) and its parent. No recursion: a tree may
+    be deeper than Python's stack."""
+    order: list[_Folder] = []
+    stack = [_visit(root, None)]
+    while stack:
+        folder, children, parent, subfolders = stack[-1]
+        sub = next(subfolders, None)
+        if sub is None:
+            order.append((folder, children, parent))
+            stack.pop()
+        else:
+            stack.append(_visit(sub, folder))
+    return order
 
 
-def _write_tree(
-    folder: Directory, parent: int, inodes: MetadataWriter, listings: MetadataWriter
+def _visit(
+    folder: Directory, parent: Directory | None
+) -> tuple[Directory, list[tuple[bytes, Node]], Directory | None, Iterator[Directory]]:
+    children = sorted(folder.children.items())
+    subfolders = iter([node for _, node in children if isinstance(node, Directory)])
+    return folder, children, parent, subfolders
+
+
+def _number(folders: list[_Folder]) -> int:
+    """Number the inodes in the order they are written: a folder after what it holds, so a
+    listing's numbers lie close together. Returns how many there are."""
+    last = 0
+    for folder, children, _ in folders:
+        for _, child in children:
+            if child.kind != DIR and not child.number:  # a hard link's inode has one already
+                last += 1
+                child.number = last
+        last += 1
+        folder.number = last
+    return last
+
+
+def _write_folder(
+    folder: Directory,
+    children: list[tuple[bytes, Node]],
+    parent: int,
+    inodes: MetadataWriter,
+    listings: MetadataWriter,
 ) -> None:
-    """Write a folder's inodes, then its listing (which needs their references), then its own
-    inode (which needs the listing's)."""
-    children = _sorted(folder)
-    for _, child in children:
-        if isinstance(child, Directory):
-            _write_tree(child, folder.number, inodes, listings)
+    """Write a folder's inodes (its subfolders' are written already), then its listing
+    (which needs their references), then its own inode (which needs the listing's)."""
     for _, child in children:
         if isinstance(child, (File, Symlink)) and child.reference < 0:
             child.reference = inodes.reference()
