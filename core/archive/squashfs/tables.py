@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .settings import METADATA_SIZE, Compress
 
@@ -30,10 +31,20 @@ class MetadataWriter:
         self._compress = compress
         self.out = bytearray()
         self._pending = bytearray()
+        self._starts: list[int] = []  # where each block written so far is in the table
 
     def reference(self) -> int:
         """Where the next bytes added will be read from."""
         return len(self.out) << 16 | len(self._pending)
+
+    def position(self) -> int:
+        """How many bytes were added so far: block position * 8 KiB + offset in it."""
+        return len(self._starts) * METADATA_SIZE + len(self._pending)
+
+    def block_start(self, position: int) -> int:
+        """Where in the table the block that holds `position` is (or will be, for the last)."""
+        block = position // METADATA_SIZE
+        return self._starts[block] if block < len(self._starts) else len(self.out)
 
     def add(self, data: bytes | bytearray) -> None:
         self._pending += data
@@ -48,6 +59,7 @@ class MetadataWriter:
         return self.out
 
     def _block(self, block: bytearray) -> None:
+        self._starts.append(len(self.out))
         packed = self._compress(block)
         if len(packed) < len(block):
             self.out += struct.pack("<H", len(packed)) + packed
@@ -92,7 +104,7 @@ class File(Node):
 
     def encode(self, header: bytes) -> bytes:
         sizes = struct.pack(f"<{len(self.blocks)}I", *self.blocks)
-        if self.links == 1 and not self.sparse and self.size < 1 << 32 and self.start < 1 << 32:
+        if self.links == 1 and self.size < 1 << 32 and self.start < 1 << 32:  # as mksquashfs
             fields = struct.pack("<IIII", self.start, self.fragment, self.offset, self.size)
             return header + fields + sizes
         fields = struct.pack(
@@ -121,14 +133,23 @@ class Directory(Node):
     children: dict[bytes, Node] = field(default_factory=dict)
     implicit: bool = True  # made for a path under it; an entry of its own sets mode and time
 
-    def encode(self, header: bytes, listing: int, size: int, parent: int) -> bytes:
-        """listing: the reference of its listing in the directory table, of `size` bytes."""
+    def encode(
+        self,
+        header: bytes,
+        listing: int,
+        size: int,
+        parent: int,
+        index: bytes = b"",
+        count: int = 0,
+    ) -> bytes:
+        """listing: the reference of its listing in the directory table, of `size` bytes;
+        index: `count` entries that let a lookup start at the block its name is in."""
         links = 2 + sum(child.kind == DIR for child in self.children.values())
         block, offset = listing >> 16, listing & 0xFFFF
-        if size + 3 <= 0xFFFF:  # the +3 counts the . and .. a listing does not hold
+        if not count and size + 3 <= 0xFFFF:  # the +3 counts the . and .. a listing lacks
             return header + struct.pack("<IIHHI", block, links, size + 3, offset, parent)
-        fields = struct.pack("<IIIIHHI", links, size + 3, block, parent, 0, offset, _NO_XATTR)
-        return _long(header) + fields
+        fields = struct.pack("<IIIIHHI", links, size + 3, block, parent, count, offset, _NO_XATTR)
+        return _long(header) + fields + index
 
 
 def _long(header: bytes) -> bytes:
@@ -142,28 +163,65 @@ def inode_header(node: Node) -> bytes:
     return struct.pack("<HHHHII", node.kind, node.mode, 0, 0, node.mtime, node.number)
 
 
-def listing(children: list[tuple[bytes, Node]]) -> bytes:
+class Listing(NamedTuple):
+    data: bytes
+    headers: list[tuple[int, bytes]]  # where each header is in data, and its first name
+
+
+def listing(children: list[tuple[bytes, Node]], start: int) -> Listing:
     """A directory's entries, sorted by name, in runs under a header that names the inode
-    block they are in and a base their numbers are told from (-32768 to 32767 away)."""
+    block they are in and a base their numbers are told from (-32768 to 32767 away). A run
+    ends where the listing, written from `start` in the table, enters a new block: a lookup
+    can then start at any block's first header (see index())."""
     out = bytearray()
+    headers: list[tuple[int, bytes]] = []
     run: list[bytes] = []
-    block = base = -1
+    block = base = here = -1
+    at = start  # where the next entry goes in the table
     for name, node in children:
-        here = node.reference >> 16
-        if not run or here != block or len(run) == _DIR_RUN or abs(node.number - base) > 32767:
+        inodes = node.reference >> 16
+        if (
+            not run
+            or inodes != block
+            or len(run) == _DIR_RUN
+            or abs(node.number - base) > 32767
+            or at // METADATA_SIZE != here
+        ):
             _end_run(out, run, block, base)
-            run, block, base = [], here, node.number
+            headers.append((len(out), name))
+            run, block, base = [], inodes, node.number
+            here = (start + len(out)) // METADATA_SIZE
+            at = start + len(out) + 12
         delta = node.number - base
         offset = node.reference & 0xFFFF
         run.append(struct.pack("<HhHH", offset, delta, node.kind, len(name) - 1) + name)
+        at += 8 + len(name)
     _end_run(out, run, block, base)
-    return bytes(out)
+    return Listing(bytes(out), headers)
 
 
 def _end_run(out: bytearray, run: list[bytes], block: int, base: int) -> None:
     if run:
         out += struct.pack("<III", len(run) - 1, block, base)
         out += b"".join(run)
+
+
+def index(found: Listing, start: int, table: MetadataWriter) -> tuple[bytes, int]:
+    """A directory index, as the extended directory inode holds it: for each block after
+    the first that the listing written from `start` enters, the header that opens it there
+    (its place in the listing, its block in the table, its first name). With it a lookup
+    reads the block its name is in, not all the blocks before it."""
+    out = bytearray()
+    count = 0
+    last = start // METADATA_SIZE
+    for offset, name in found.headers:
+        block = (start + offset) // METADATA_SIZE
+        if block != last:
+            out += struct.pack("<III", offset, table.block_start(start + offset), len(name) - 1)
+            out += name
+            count += 1
+            last = block
+    return bytes(out), count
 
 
 @dataclass(frozen=True, slots=True)

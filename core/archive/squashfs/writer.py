@@ -34,6 +34,7 @@ from .tables import (
     Node,
     Superblock,
     Symlink,
+    index,
     inode_header,
     listing,
     lookup_table,
@@ -299,8 +300,10 @@ def _write_folder(
         if isinstance(child, (File, Symlink)) and child.reference < 0:
             child.reference = inodes.reference()
             inodes.add(child.encode(inode_header(child)))
-    entries = listing(children)
-    where = listings.reference()
-    listings.add(entries)
+    where, start = listings.reference(), listings.position()
+    entries = listing(children, start)
+    listings.add(entries.data)
+    lookup, count = index(entries, start, listings)
     folder.reference = inodes.reference()
-    inodes.add(folder.encode(inode_header(folder), where, len(entries), parent))
+    header = inode_header(folder)
+    inodes.add(folder.encode(header, where, len(entries.data), parent, lookup, count))
