@@ -63,6 +63,7 @@ def main() -> None:
             "conda-package --zstd": [ours, "--zstd", "-o", str(out / "o.tar.zst")],
             "conda-package tar.gz": [ours, "-o", str(out / "o.tar.gz")],
             "conda-package zip": [ours, "-o", str(out / "o.zip")],
+            "conda-package squashfs": [ours, "-o", str(out / "o.squashfs")],
             f"conda-pack -j {n} tar.gz": [cp, "-o", str(out / "cp.tar.gz"), "-j", n],
         }
         print(f"threads: {n}, cores: {os.cpu_count()}")

@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import stat
+import struct
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -282,3 +283,17 @@ def test_a_file_where_a_folder_was_made_is_refused(tmp_path):
         writer.add(ArchiveEntry("lib/python", "file", 0o644, MTIME, 0), b"")
         with pytest.raises(ValueError, match="'lib' is already in the image"):
             writer.add(ArchiveEntry("lib", "file", 0o644, MTIME, 0), b"")
+
+
+def test_data_past_4_gib_into_the_image_takes_the_extended_inode():
+    """A file whose data starts 4 GiB or more into the image (an image that large is too
+    slow to write here): the basic inode's 32-bit start cannot hold it."""
+    from conda_package.core.archive.squashfs.tables import FILE, File, inode_header
+
+    node = File(FILE, 0o644, MTIME, number=7, size=10, start=5 << 30, blocks=[10])
+    encoded = node.encode(inode_header(node))
+    kind, mode, _, _, mtime, number = struct.unpack_from("<HHHHII", encoded)
+    start, size, sparse, links, fragment = struct.unpack_from("<QQQII", encoded, 16)
+    assert (kind, mode, mtime, number) == (9, 0o644, MTIME, 7)
+    assert (start, size, sparse, links, fragment) == (5 << 30, 10, 0, 1, 0xFFFFFFFF)
+    assert encoded[-4:] == struct.pack("<I", 10)  # its one block's size
