@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pack import BIN, run
 
-FORMATS = ("tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir")
+FORMATS = ("tar.gz", "tar.zst", "tar.bz2", "tar.xz", "tar", "zip", "dir", "squashfs")
 LINE = b"%08d the quick brown fox jumps over the lazy dog, relocatably\n"
 
 

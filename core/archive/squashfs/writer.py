@@ -41,6 +41,8 @@ from .tables import (
 )
 
 _NAME_MAX = 256  # bytes in one name, as squashfs stores it
+_JOB = 1 << 20  # blocks go to the compression threads this much at a time (a job costs
+# a hand-off between threads that takes longer than compressing a small block)
 _ZEROS = bytes(1 << 20)  # a block of zeros is stored as a hole: no data, size 0
 _Stored = tuple[bytes | Buffer, int]  # a block as written, and its size word
 
@@ -59,11 +61,12 @@ class SquashfsWriter(FileWriter):
         self._settings = settings
         self._compress = settings.compressor_function()
         self._block_size = settings.block_size
-        self._pipeline = Pipeline(threads, settings.block_size)
+        self._pipeline = Pipeline(threads, max(settings.block_size, _JOB))
         self._root = Directory(DIR, 0o755, 0)
         self._dirs: dict[str, Directory] = {"": self._root}
         self._file_nodes: dict[str, File] = {}  # what a hard link may name
         self._fragment = bytearray()  # small files' data, until a block is full
+        self._full: list[bytes] = []  # fragment blocks not yet handed to the threads
         self._fragment_count = 0
         self._fragment_table = bytearray()  # where each fragment block went, once written
         self._newest = 0  # the newest mtime: implicit folders, the root and the image get it
@@ -134,9 +137,15 @@ class SquashfsWriter(FileWriter):
             if data:
                 self._add_tail(node, data)
             return
-        written = functools.partial(self._block_written, node)
+        written = functools.partial(self._blocks_written, node)
+        job: list[Buffer] = []
         for block in self._cut(content_pieces(entry.name, content, entry.size)):
-            self._pipeline.submit(self._store, len(block), block, then=written)
+            job.append(block)
+            if len(job) * self._block_size >= _JOB:
+                self._pipeline.submit(self._store_all, _JOB, job, then=written)
+                job = []
+        if job:
+            self._pipeline.submit(self._store_all, len(job) * self._block_size, job, then=written)
 
     def _cut(self, pieces: Iterator[Buffer]) -> Iterator[Buffer]:
         """Blocks of block_size bytes, the last one shorter; read-only views where they can be."""
@@ -168,10 +177,19 @@ class SquashfsWriter(FileWriter):
         self._fragment += data
 
     def _flush_fragment(self) -> None:
-        block = bytes(self._fragment)
+        self._full.append(bytes(self._fragment))
         self._fragment = bytearray()
         self._fragment_count += 1
-        self._pipeline.submit(self._store, len(block), block, then=self._fragment_written)
+        if len(self._full) * self._block_size >= _JOB:
+            self._submit_fragments()
+
+    def _submit_fragments(self) -> None:
+        job, self._full = self._full, []
+        size = len(job) * self._block_size
+        self._pipeline.submit(self._store_all, size, job, then=self._fragments_written)
+
+    def _store_all(self, blocks: list[Buffer]) -> list[_Stored]:
+        return [self._store(block) for block in blocks]
 
     def _store(self, block: Buffer) -> _Stored:
         """On a compression thread: the block compressed, or as is where that is no smaller;
@@ -184,23 +202,26 @@ class SquashfsWriter(FileWriter):
             return packed, len(packed)
         return block, len(block) | UNCOMPRESSED_BLOCK
 
-    def _block_written(self, node: File, stored: _Stored) -> None:
-        data, word = stored
+    def _blocks_written(self, node: File, stored: list[_Stored]) -> None:
         if not node.blocks:
             node.start = self._offset
-        if not word:
-            node.sparse += min(self._block_size, node.size - len(node.blocks) * self._block_size)
-        node.blocks.append(word)
-        self._write(data)
+        size = self._block_size
+        for data, word in stored:
+            if not word:  # a hole: its bytes count as sparse
+                node.sparse += min(size, node.size - len(node.blocks) * size)
+            node.blocks.append(word)
+            self._write(data)
 
-    def _fragment_written(self, stored: _Stored) -> None:
-        data, word = stored
-        self._fragment_table += struct.pack("<QII", self._offset, word, 0)
-        self._write(data)
+    def _fragments_written(self, stored: list[_Stored]) -> None:
+        for data, word in stored:
+            self._fragment_table += struct.pack("<QII", self._offset, word, 0)
+            self._write(data)
 
     def _end(self) -> None:
         if self._fragment:
             self._flush_fragment()
+        if self._full:
+            self._submit_fragments()
         self._pipeline.drain()
         for folder in self._dirs.values():
             if folder.implicit:
