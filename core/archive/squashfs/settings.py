@@ -28,6 +28,7 @@ _LEVELS: dict[str, tuple[int, int, int]] = {"zstd": (1, 22, 3), "gzip": (1, 9, 6
 _IDS: dict[SquashfsCompressor, int] = {"gzip": 1, "xz": 4, "lz4": 5, "zstd": 6}
 
 Compress = Callable[[Buffer], bytes]
+CompressAll = Callable[[list[Buffer]], list[bytes]]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,28 @@ class SquashfsSettings:
                 block, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32, filters=filters
             )
         return lambda block: lz4.block.compress(block, store_size=False)
+
+    def batch_compressor(self) -> CompressAll:
+        """compress_all(blocks): each block compressed apart, on any thread. zstd's does the
+        whole batch in one call that holds no GIL, so the threads need it once a batch, not
+        once a block, beside a main thread that is busy with Python."""
+        if self.compressor == "zstd":
+            return _zstd_all(self.level or _LEVELS["zstd"][2])
+        compress = self.compressor_function()
+        return lambda blocks: [compress(block) for block in blocks]
+
+
+def _zstd_all(level: int) -> CompressAll:
+    local = threading.local()
+
+    def compress_all(blocks: list[Buffer]) -> list[bytes]:
+        compressor = getattr(local, "compressor", None)
+        if compressor is None:
+            compressor = local.compressor = zstandard.ZstdCompressor(level=level)
+        packed = compressor.multi_compress_to_buffer(blocks, 1)
+        return [packed[i].tobytes() for i in range(len(packed))]
+
+    return compress_all
 
 
 def _zstd(level: int) -> Compress:

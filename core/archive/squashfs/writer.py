@@ -59,7 +59,8 @@ class SquashfsWriter(FileWriter):
     ) -> None:
         super().__init__(path, temp, raw)
         self._settings = settings
-        self._compress = settings.compressor_function()
+        self._compress = settings.compressor_function()  # for the tables
+        self._compress_all = settings.batch_compressor()  # for the data, on the threads
         self._block_size = settings.block_size
         self._pipeline = Pipeline(threads, max(settings.block_size, _JOB))
         self._root = Directory(DIR, 0o755, 0)
@@ -189,18 +190,10 @@ class SquashfsWriter(FileWriter):
         self._pipeline.submit(self._store_all, size, job, then=self._fragments_written)
 
     def _store_all(self, blocks: list[Buffer]) -> list[_Stored]:
-        return [self._store(block) for block in blocks]
-
-    def _store(self, block: Buffer) -> _Stored:
-        """On a compression thread: the block compressed, or as is where that is no smaller;
-        nothing for a block of zeros (a hole, read back as zeros)."""
-        packed = self._compress(block)
-        # Zeros pack to almost nothing; only then are they compared (as bytes: memcmp).
-        if len(packed) <= max(128, len(block) >> 7) and bytes(block) == _ZEROS[: len(block)]:
-            return b"", 0
-        if len(packed) < len(block):
-            return packed, len(packed)
-        return block, len(block) | UNCOMPRESSED_BLOCK
+        """On a compression thread: each block compressed, or as is where that is no
+        smaller; nothing for a block of zeros (a hole, read back as zeros)."""
+        packed = self._compress_all(blocks)
+        return [_stored(block, data) for block, data in zip(blocks, packed, strict=True)]
 
     def _blocks_written(self, node: File, stored: list[_Stored]) -> None:
         if not node.blocks:
@@ -264,6 +257,15 @@ class SquashfsWriter(FileWriter):
 
     def _stop(self) -> None:
         self._pipeline.abort()
+
+
+def _stored(block: Buffer, packed: bytes) -> _Stored:
+    # Zeros pack to almost nothing; only then are they compared (as bytes: memcmp).
+    if len(packed) <= max(128, len(block) >> 7) and bytes(block) == _ZEROS[: len(block)]:
+        return b"", 0
+    if len(packed) < len(block):
+        return packed, len(packed)
+    return block, len(block) | UNCOMPRESSED_BLOCK
 
 
 _Folder = tuple[Directory, list[tuple[bytes, Node]], Directory | None]
