@@ -41,8 +41,9 @@ from .tables import (
 )
 
 _NAME_MAX = 256  # bytes in one name, as squashfs stores it
-_JOB = 1 << 20  # blocks go to the compression threads this much at a time (a job costs
-# a hand-off between threads that takes longer than compressing a small block)
+# Blocks go to the compression threads this much at a time: a job costs a hand-off between
+# threads that takes longer than compressing one small block.
+_JOB = 1 << 20
 _ZEROS = bytes(1 << 20)  # a block of zeros is stored as a hole: no data, size 0
 _Stored = tuple[bytes | Buffer, int]  # a block as written, and its size word
 
