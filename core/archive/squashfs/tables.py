@@ -139,8 +139,8 @@ class Directory(Node):
         listing: int,
         size: int,
         parent: int,
-        index: bytes = b"",
-        count: int = 0,
+        index: bytes,
+        count: int,
     ) -> bytes:
         """listing: the reference of its listing in the directory table, of `size` bytes;
         index: `count` entries that let a lookup start at the block its name is in."""
@@ -164,6 +164,8 @@ def inode_header(node: Node) -> bytes:
 
 
 class Listing(NamedTuple):
+    """A directory's listing, and where a lookup may start in it."""
+
     data: bytes
     headers: list[tuple[int, bytes]]  # where each header is in data, and its first name
 
