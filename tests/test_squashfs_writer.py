@@ -314,3 +314,17 @@ def test_data_past_4_gib_into_the_image_takes_the_extended_inode():
     assert (kind, mode, mtime, number) == (9, 0o644, MTIME, 7)
     assert (start, size, sparse, links, fragment) == (5 << 30, 10, 0, 1, 0xFFFFFFFF)
     assert encoded[-4:] == struct.pack("<I", 10)  # its one block's size
+
+
+@pytest.mark.skipif(
+    shutil.which("squashfuse") is None or not os.path.exists("/dev/fuse"),
+    reason="squashfuse or FUSE absent (apt-get install squashfuse fuse3)",
+)
+def test_an_empty_image(tmp_path):
+    """No entries: a root folder alone, no fragment table entries, an empty listing."""
+    path = tmp_path / "empty.sqfs"
+    with open_writer(path, "squashfs") as writer:
+        writer.commit()
+    with mounted(["squashfuse"], path, tmp_path / "mnt") as point:
+        assert list(point.iterdir()) == []
+        assert stat.S_IMODE(point.stat().st_mode) == 0o755
