@@ -49,9 +49,14 @@ class SquashfsSettings:
         (the kernel refuses an lz4 image without them: version 1, the legacy format)."""
         return struct.pack("<II", 1, 0) if self.compressor == "lz4" else b""
 
+    @property
+    def _level(self) -> int:
+        """The level given, else the compressor's default (lz4 has none: 0, unused)."""
+        return _LEVELS.get(self.compressor, (0, 0, 0))[2] if self.level is None else self.level
+
     def compressor_function(self) -> Compress:
         """compress(block): the block compressed, on any thread; fresh state per block."""
-        level = _LEVELS.get(self.compressor, (0, 0, 0))[2] if self.level is None else self.level
+        level = self._level
         if self.compressor == "zstd":
             return _zstd(level)
         if self.compressor == "gzip":
@@ -76,35 +81,37 @@ class SquashfsSettings:
         whole batch in one call that holds no GIL, so the threads need it once a batch, not
         once a block, beside a main thread that is busy with Python."""
         if self.compressor == "zstd":
-            return _zstd_all(self.level or _LEVELS["zstd"][2])
+            return _zstd_all(self._level)
         compress = self.compressor_function()
         return lambda blocks: [compress(block) for block in blocks]
 
 
 def _zstd_all(level: int) -> CompressAll:
-    local = threading.local()
+    compressor = _zstd_compressor(level)
 
     def compress_all(blocks: list[Buffer]) -> list[bytes]:
-        compressor = getattr(local, "compressor", None)
-        if compressor is None:
-            compressor = local.compressor = zstandard.ZstdCompressor(level=level)
-        packed = compressor.multi_compress_to_buffer(blocks, 1)
+        packed = compressor().multi_compress_to_buffer(blocks, 1)
         return [packed[i].tobytes() for i in range(len(packed))]
 
     return compress_all
 
 
 def _zstd(level: int) -> Compress:
-    """zstd with one compressor per thread: a ZstdCompressor is not shared between threads."""
+    compressor = _zstd_compressor(level)
+    return lambda block: compressor().compress(block)
+
+
+def _zstd_compressor(level: int) -> Callable[[], zstandard.ZstdCompressor]:
+    """This thread's compressor: a ZstdCompressor is not shared between threads."""
     local = threading.local()
 
-    def compress(block: Buffer) -> bytes:
-        compressor = getattr(local, "compressor", None)
-        if compressor is None:
-            compressor = local.compressor = zstandard.ZstdCompressor(level=level)
-        return compressor.compress(block)
+    def compressor() -> zstandard.ZstdCompressor:
+        made = getattr(local, "compressor", None)
+        if made is None:
+            made = local.compressor = zstandard.ZstdCompressor(level=level)
+        return made
 
-    return compress
+    return compressor
 
 
 def squashfs_settings(
