@@ -16,6 +16,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conda_package.core.archive import ArchiveEntry, SquashfsSettings, open_writer
@@ -71,8 +72,13 @@ def entries(block: int) -> Iterator[tuple[ArchiveEntry, bytes | None]]:
 
 
 def write_image(path: Path, settings: SquashfsSettings, threads: int = 2) -> None:
-    with open_writer(path, "squashfs", threads=threads, squashfs=settings) as writer:
-        for entry, content in entries(settings.block_size):
+    write(path, "squashfs", settings.block_size, threads=threads, squashfs=settings)
+
+
+def write(path: Path, fmt: str, block: int, **options: Any) -> None:
+    """The tree for that block size, written by our writer of that format."""
+    with open_writer(path, fmt, **options) as writer:
+        for entry, content in entries(block):
             writer.add(entry, content)
         writer.commit()
 
@@ -217,20 +223,13 @@ def test_libsquashfs_finds_it_equal_to_mksquashfs(image, tmp_path):
     listing past one metadata block, hard links, holes), as mksquashfs makes them."""
     path, settings = image
     tar = tmp_path / "tree.tar"
-    write_tar(tar, settings.block_size)
+    write(tar, "tar", settings.block_size)
     tree_dir, theirs = tmp_path / "tree", tmp_path / "theirs.sqfs"
     tree_dir.mkdir(mode=0o755)
     run("tar", "-C", tree_dir, "-xpf", tar)  # mksquashfs 4.5's -tar cuts long link targets
     build = ["mksquashfs", tree_dir, theirs, "-all-root", "-quiet", "-no-progress"]
     run(*build, "-b", settings.block_size)
     print(run("sqfsdiff", "-a", theirs, "-b", path))
-
-
-def write_tar(path: Path, block: int) -> None:
-    with open_writer(path, "tar") as writer:
-        for entry, content in entries(block):
-            writer.add(entry, content)
-        writer.commit()
 
 
 def test_same_bytes_whatever_the_threads(tmp_path):

@@ -66,7 +66,6 @@ class SquashfsWriter(FileWriter):
         self._pipeline = Pipeline(threads, max(settings.block_size, _JOB))
         self._root = Directory(DIR, 0o755, 0)
         self._dirs: dict[str, Directory] = {"": self._root}
-        self._file_nodes: dict[str, File] = {}  # what a hard link may name
         self._fragment = bytearray()  # small files' data, until a block is full
         self._full: list[bytes] = []  # fragment blocks not yet handed to the threads
         self._fragment_count = 0
@@ -88,15 +87,15 @@ class SquashfsWriter(FileWriter):
             self._add_dir(entry, mtime)
         elif entry.kind == "symlink":
             self._place(entry.name, Symlink(SYMLINK, 0o777, mtime, target=fsencode(entry.target)))
-        elif entry.kind == "hardlink":
-            source = self._file_nodes[entry.target]
+        elif entry.kind == "hardlink":  # the base class checked: an earlier file's name
+            parent, _, base = entry.target.rpartition("/")
+            source = self._dirs[parent].children[fsencode(base)]
+            assert isinstance(source, File)
             source.links += 1
             self._place(entry.name, source)
-            self._file_nodes[entry.name] = source
         else:
             node = File(FILE, entry.mode, mtime, size=entry.size)
             self._place(entry.name, node)
-            self._file_nodes[entry.name] = node
             self._add_data(node, entry, content)
 
     def _add_dir(self, entry: ArchiveEntry, mtime: int) -> None:
